@@ -1,0 +1,37 @@
+"""python -m kfcheck.embedded {build,up,down,status}: the embedded cluster's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kfcheck.embedded import cluster
+from kfcheck.embedded.layout import Layout
+from kfcheck.embedded.processes import ClusterError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kfcheck.embedded")
+    parser.add_argument("command", choices=["build", "up", "down", "status"])
+    parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
+    args = parser.parse_args(argv)
+    layout = Layout.from_env()
+    try:
+        if args.command == "build":
+            cluster.build_binaries(layout)
+        elif args.command == "up":
+            cluster.up(layout, build=not args.no_build)
+            print(f"export KUBECONFIG={layout.kubeconfig}")
+        elif args.command == "down":
+            cluster.down(layout)
+            print(f"cluster stopped and {layout.state} removed; caches kept in {layout.cache}")
+        else:
+            print(cluster.status(layout))
+    except ClusterError as error:
+        print(f"kfcheck: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

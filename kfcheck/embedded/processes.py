@@ -1,0 +1,177 @@
+"""Host processes of the embedded cluster: started detached, tracked by PID file, logs in files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kfcheck.embedded.layout import Layout
+
+
+class ClusterError(RuntimeError):
+    """A failure of the embedded cluster whose message names the cause and, where known, the fix."""
+
+
+@dataclass
+class HostProcess:
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def pid_file(self, layout: Layout) -> Path:
+        return layout.run / f"{self.name}.pid"
+
+    def log_file(self, layout: Layout) -> Path:
+        return layout.logs / f"{self.name}.log"
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def running_pid(process: HostProcess, layout: Layout) -> int | None:
+    """PID of the process if its PID file names a live process running the same executable."""
+    try:
+        pid = int(process.pid_file(layout).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    cmdline = _cmdline(pid)
+    if not cmdline or _is_zombie(pid):
+        return None
+    if os.path.basename(cmdline[0]) != os.path.basename(process.argv[0]):
+        return None  # the PID was reused by something else
+    return pid
+
+
+def start(process: HostProcess, layout: Layout) -> int:
+    """Starts the process unless it already runs; returns its PID."""
+    pid = running_pid(process, layout)
+    if pid is not None:
+        return pid
+    executable = Path(process.argv[0])
+    if not executable.exists():
+        raise ClusterError(f"{process.name}: {executable} does not exist; run `make build` first")
+    layout.run.mkdir(parents=True, exist_ok=True)
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    log = process.log_file(layout).open("ab")
+    log.write(f"\n=== {time.strftime('%F %T')} start: {' '.join(process.argv)}\n".encode())
+    log.flush()
+    env = {**os.environ, **process.env}
+    child = subprocess.Popen(  # noqa: S603 - argv is built by the cluster code, not from input
+        list(process.argv),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
+    log.close()
+    process.pid_file(layout).write_text(f"{child.pid}\n")
+    return child.pid
+
+
+def stop_pid(pid: int, grace_seconds: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after the grace period."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+            _reap(pid)
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def stop(process: HostProcess, layout: Layout, grace_seconds: float = 10.0) -> None:
+    pid = running_pid(process, layout)
+    if pid is not None:
+        stop_pid(pid, grace_seconds)
+    process.pid_file(layout).unlink(missing_ok=True)
+
+
+def log_tail(process: HostProcess, layout: Layout, lines: int = 25) -> str:
+    try:
+        text = process.log_file(layout).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    process: HostProcess | None = None,
+    layout: Layout | None = None,
+    interval: float = 0.25,
+) -> None:
+    """Waits for a host-side readiness check of a process (a port, an HTTP health endpoint).
+
+    The cluster's own objects are watched through the API by kfcheck.wait; this loop covers the
+    moments before there is an API to watch. It ends at once when the process it waits for exits.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if process is not None and layout is not None and running_pid(process, layout) is None:
+            if check():
+                return
+            raise ClusterError(
+                f"{process.name} exited while waiting for {what}; last lines of "
+                f"{process.log_file(layout)}:\n{log_tail(process, layout)}"
+            )
+        if time.monotonic() > deadline:
+            detail = ""
+            if process is not None and layout is not None:
+                detail = f"; last lines of {process.log_file(layout)}:\n{log_tail(process, layout)}"
+            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+def run(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None, **kwargs: object) -> str:
+    """Runs a short command; raises ClusterError naming `what` and the command's output on failure."""
+    result = subprocess.run(  # noqa: S603
+        list(argv),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise ClusterError(f"{what} failed ({' '.join(argv)}):\n{output[-3000:]}")
+    return result.stdout
