@@ -82,9 +82,14 @@ build_training_operator() {
     "github.com/kubeflow/training-operator/cmd/training-operator.v1@v$TRAINING_OPERATOR_VERSION"
 }
 build_kaniko() {
-  go_install kaniko "$KANIKO_VERSION" executor \
-    "github.com/GoogleContainerTools/kaniko/cmd/executor@v$KANIKO_VERSION" \
-    "-X github.com/GoogleContainerTools/kaniko/pkg/version.version=v$KANIKO_VERSION"
+  local dir=$bin/kaniko-$KANIKO_VERSION
+  complete "$dir" executor && return 0
+  log "kaniko v$KANIKO_VERSION"
+  local tmp; tmp=$(mktemp -d "$bin/.kaniko.XXXX")
+  (cd "$here/modules/kaniko" && go build -trimpath \
+    -ldflags "-s -w -X github.com/GoogleContainerTools/kaniko/pkg/version.version=v$KANIKO_VERSION" \
+    -o "$tmp/executor" github.com/GoogleContainerTools/kaniko/cmd/executor)
+  publish "$tmp" "$dir"
 }
 
 all=(kubernetes etcd coredns helm training_operator kaniko)

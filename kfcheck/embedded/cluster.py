@@ -264,6 +264,13 @@ def check_port_free(name: str, layout: Layout) -> None:
             )
 
 
+def unix_socket_answers(path: Path) -> bool:
+    """True when something accepts connections on the socket (a file left by a killed run does not)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(str(path)) == 0
+
+
 def https_ok(url: str, layout: Layout) -> bool:
     context = ssl.create_default_context(cafile=str(layout.pki / "ca.crt"))
     context.load_cert_chain(str(layout.pki / "apiserver-kubelet-client.crt"), str(layout.pki / "apiserver-kubelet-client.key"))
@@ -431,8 +438,9 @@ def up(layout: Layout, *, build: bool = True) -> None:
     start_checked(layout, "kube-controller-manager")
     start_checked(layout, "kube-scheduler")
     containerd = start_checked(layout, "containerd")
-    wait_until("containerd's socket", layout.containerd_socket.exists, 30, containerd, layout)
-    start_checked(layout, "kubelet")
+    wait_until("containerd's socket", lambda: unix_socket_answers(layout.containerd_socket), 30, containerd, layout)
+    kubelet = start_checked(layout, "kubelet")
+    wait_until("kubelet healthz", lambda: http_ok("http://127.0.0.1:10248/healthz"), 60, kubelet, layout)
     proxy = start_checked(layout, "kube-proxy")
     apply_manifest(layout, "coredns-rbac.yaml")
     dns = start_checked(layout, "coredns")

@@ -122,11 +122,13 @@ def stop(process: HostProcess, layout: Layout, grace_seconds: float = 10.0) -> N
 
 
 def log_tail(process: HostProcess, layout: Layout, lines: int = 25) -> str:
+    """The last lines the current run of the process wrote (its log file keeps earlier runs too)."""
     try:
         text = process.log_file(layout).read_text(errors="replace")
     except OSError:
         return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
+    current_run = text.rsplit("\n=== ", 1)[-1]
+    return "\n".join(current_run.splitlines()[-lines:])
 
 
 def wait_until(

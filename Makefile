@@ -1,0 +1,37 @@
+# kfcheck — see README.md. Caches live in $(KFCHECK_CACHE) (default ~/.cache/kfcheck), cluster state
+# in $(KFCHECK_STATE) (default ~/.local/state/kfcheck).
+SHELL := /bin/bash
+export KFCHECK_CACHE ?= $(HOME)/.cache/kfcheck
+export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
+PYTHON := $(KFCHECK_CACHE)/venv/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup build up down status test unit-tests cluster-tests lint validate
+
+setup:
+	@cluster/setup-host.sh
+
+build: setup
+	@cluster/build-binaries.sh
+
+up: build
+	@$(PYTHON) -m kfcheck.embedded up --no-build
+
+down:
+	@$(PYTHON) -m kfcheck.embedded down
+
+status:
+	@$(PYTHON) -m kfcheck.embedded status
+
+lint: setup
+	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests
+	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests
+
+unit-tests: setup
+	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster
+
+cluster-tests: up
+	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
+
+# The project's tests: unit tests, then the real cluster's tests.
+test: lint unit-tests cluster-tests
