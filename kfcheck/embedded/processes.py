@@ -30,12 +30,14 @@ class HostProcess:
         return layout.logs / f"{self.name}.log"
 
 
-def _cmdline(pid: int) -> list[str]:
+def _executable(pid: int) -> str | None:
+    """The binary a process runs. /proc/<pid>/exe is set early in exec, unlike cmdline, which is
+    empty for a moment after a child's exec begins."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        target = os.readlink(f"/proc/{pid}/exe")
     except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        return None
+    return target.removesuffix(" (deleted)")
 
 
 def _is_zombie(pid: int) -> bool:
@@ -52,10 +54,10 @@ def running_pid(process: HostProcess, layout: Layout) -> int | None:
         pid = int(process.pid_file(layout).read_text().strip())
     except (OSError, ValueError):
         return None
-    cmdline = _cmdline(pid)
-    if not cmdline or _is_zombie(pid):
+    executable = _executable(pid)
+    if executable is None or _is_zombie(pid):
         return None
-    if os.path.basename(cmdline[0]) != os.path.basename(process.argv[0]):
+    if os.path.basename(executable) != os.path.basename(os.path.realpath(process.argv[0])):
         return None  # the PID was reused by something else
     return pid
 

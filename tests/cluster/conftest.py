@@ -106,6 +106,8 @@ def kubectl(layout: Layout, kubeconfig: str, request: pytest.FixtureRequest) -> 
     cluster_scope = Kubectl(binary, kubeconfig, "default")
     cluster_scope("create", "namespace", namespace)
     cluster_scope("label", "namespace", namespace, "app.kubernetes.io/managed-by=kfcheck-tests")
+    # Pods are refused until the namespace's default ServiceAccount exists (made asynchronously).
+    cluster_scope("wait", f"--namespace={namespace}", "--for=create", "serviceaccount/default", "--timeout=30s")
     try:
         yield Kubectl(binary, kubeconfig, namespace)
     finally:
