@@ -8,6 +8,7 @@ running and waits until the node is Ready; a run after `kill -9` of everything o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -273,7 +274,9 @@ def unix_socket_answers(path: Path) -> bool:
 
 def https_ok(url: str, layout: Layout) -> bool:
     context = ssl.create_default_context(cafile=str(layout.pki / "ca.crt"))
-    context.load_cert_chain(str(layout.pki / "apiserver-kubelet-client.crt"), str(layout.pki / "apiserver-kubelet-client.key"))
+    context.load_cert_chain(
+        str(layout.pki / "apiserver-kubelet-client.crt"), str(layout.pki / "apiserver-kubelet-client.key")
+    )
     try:
         with urllib.request.urlopen(url, timeout=3, context=context) as response:  # noqa: S310
             return bool(response.status == 200)
@@ -355,7 +358,15 @@ def ensure_pki(layout: Layout) -> None:
         target = kubeconfigs / f"{name}.conf"
         if not target.exists():
             run(
-                [kubeadm, "init", "phase", "kubeconfig", phase, f"--config={config}", f"--kubeconfig-dir={kubeconfigs}"],
+                [
+                    kubeadm,
+                    "init",
+                    "phase",
+                    "kubeconfig",
+                    phase,
+                    f"--config={config}",
+                    f"--kubeconfig-dir={kubeconfigs}",
+                ],
                 f"kubeadm init phase kubeconfig {phase}",
             )
     for user, name in (("system:kube-proxy", "kube-proxy"), ("system:coredns", "coredns")):
@@ -523,14 +534,10 @@ def _remove_cgroups() -> None:
         kubepods = controller / "kubepods"
         if kubepods.is_dir():
             for directory in sorted((p for p in kubepods.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                try:
+                with contextlib.suppress(OSError):
                     directory.rmdir()
-                except OSError:
-                    pass
-            try:
+            with contextlib.suppress(OSError):
                 kubepods.rmdir()
-            except OSError:
-                pass
 
 
 def _unmount_under(root: Path) -> None:

@@ -36,7 +36,7 @@ def registry_process(layout: Layout) -> HostProcess:
 
 def registry_answers() -> bool:
     try:
-        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -50,9 +50,7 @@ def ensure_registry(layout: Layout) -> None:
         raise ClusterError("docker-registry is not installed; run `make setup` (Debian package docker-registry)")
     layout.registry_storage.mkdir(parents=True, exist_ok=True)
     template = (CLUSTER_DIR / "config" / "registry.yml").read_text()
-    (layout.cache / "registry.yml").write_text(
-        template.replace("${registry_storage}", str(layout.registry_storage))
-    )
+    (layout.cache / "registry.yml").write_text(template.replace("${registry_storage}", str(layout.registry_storage)))
     process = registry_process(layout)
     start(process, layout)
     wait_until("the registry on 127.0.0.1:5000", registry_answers, 20, process, layout)
@@ -147,8 +145,12 @@ def build(name: str, layout: Layout, *, force: bool = False, log: bool = True) -
         built |= build(parent, layout, force=False, log=log)
     wanted = input_hash(name)
     stamp = layout.image_stamps / f"{name}.inputs"
-    if not force and not built and stamp.exists() and stamp.read_text().strip() == wanted and all(
-        registry_has(name, tag) for tag in (TAG, *extra_tags(name))
+    if (
+        not force
+        and not built
+        and stamp.exists()
+        and stamp.read_text().strip() == wanted
+        and all(registry_has(name, tag) for tag in (TAG, *extra_tags(name)))
     ):
         return False
     started = time.monotonic()
@@ -204,8 +206,7 @@ def image_size(name: str, tag: str = TAG) -> int:
     request = urllib.request.Request(
         f"http://{REGISTRY}/v2/{name}/manifests/{tag}",
         headers={
-            "Accept": "application/vnd.oci.image.manifest.v1+json, "
-            "application/vnd.docker.distribution.manifest.v2+json"
+            "Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
         },
     )
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310

@@ -1,8 +1,9 @@
 """The node's networking: its own address on a dummy interface, kernel settings, and the guard that
 keeps cluster traffic on this machine.
 
-The node address and the cluster DNS address live on `kfcheck0`, a bridge without ports (the kernel here has no dummy driver), so nothing the
-cluster listens on is bound to the machine's own network interface. The guard chain rejects
+The node address and the cluster DNS address live on `kfcheck0`, a bridge without ports (the kernel
+here has no dummy driver), so nothing the cluster listens on is bound to the machine's own network
+interface. The guard chain rejects
 - packets still addressed to the Service range after kube-proxy's NAT (a Service without its rules
   yet, during start-up or a kube-proxy restart, is refused here rather than routed out), and
 - packets from the pod range leaving through any interface but the pod bridge,

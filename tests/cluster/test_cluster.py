@@ -41,11 +41,7 @@ def test_pod_reaches_pod_through_cluster_ip_and_headless_service(kubectl: Kubect
     kubectl.wait("pod/web", "condition=Ready")
     cluster_ip = kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
     assert cluster_ip.startswith(SERVICE_CIDR.split(".0.0/")[0] + ".")
-    script = (
-        "wget -qO- -T 5 http://web/ && "
-        "wget -qO- -T 5 http://web-headless:8080/ && "
-        "getent hosts web-headless"
-    )
+    script = "wget -qO- -T 5 http://web/ && wget -qO- -T 5 http://web-headless:8080/ && getent hosts web-headless"
     kubectl.apply("client.yaml", name="client", script=script)
     kubectl.wait_completed("client")
     out = kubectl("logs", "client")
@@ -55,7 +51,7 @@ def test_pod_reaches_pod_through_cluster_ip_and_headless_service(kubectl: Kubect
 def test_pod_reaches_api_server_through_kubernetes_default_with_its_token(kubectl: Kubectl) -> None:
     kubectl("create", "rolebinding", "view", "--clusterrole=view", f"--serviceaccount={kubectl.namespace}:default")
     script = (
-        "python3 -c \"import json, ssl, urllib.request; "
+        'python3 -c "import json, ssl, urllib.request; '
         "d='/var/run/secrets/kubernetes.io/serviceaccount/'; "
         "token=open(d+'token').read(); ns=open(d+'namespace').read(); "
         "ctx=ssl.create_default_context(cafile=d+'ca.crt'); "
