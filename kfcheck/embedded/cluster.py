@@ -335,7 +335,7 @@ def check_binaries(layout: Layout) -> None:
 def build_binaries(layout: Layout, components: list[str] | None = None) -> None:
     argv = [str(CLUSTER_DIR / "build-binaries.sh"), *(components or [])]
     env = {**os.environ, "KFCHECK_CACHE": str(layout.cache)}
-    result = subprocess.run(argv, env=env, check=False)  # noqa: S603
+    result = subprocess.run(argv, env=env, check=False)
     if result.returncode != 0:
         raise ClusterError(f"building the cluster's binaries failed ({' '.join(argv)}); see its output above")
 
@@ -411,7 +411,7 @@ def start_checked(layout: Layout, name: str) -> HostProcess:
 
 def kubectl(layout: Layout, *args: str, stdin: str | None = None, kubeconfig: str | None = None) -> str:
     argv = [k8s(layout, "kubectl"), f"--kubeconfig={kubeconfig or layout.kubeconfig}", *args]
-    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ClusterError(f"kubectl {' '.join(args)} failed:\n{(result.stdout + result.stderr).strip()}")
     return result.stdout
@@ -548,7 +548,7 @@ def _unmount_under(root: Path) -> None:
         if mount_point == prefix or mount_point.startswith(prefix + "/"):
             mounts.append(mount_point)
     for mount_point in sorted(set(mounts), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)  # noqa: S603, S607
+        subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)
 
 
 def down(layout: Layout) -> None:
@@ -566,7 +566,7 @@ def down(layout: Layout) -> None:
         stop(table[name], layout)
     kube_proxy = layout.binary("kubernetes", "kube-proxy")
     if kube_proxy.exists():
-        subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, check=False)  # noqa: S603
+        subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, check=False)
     stop(images.registry_process(layout), layout)
     network.teardown_host(layout)
     _remove_cgroups()

@@ -188,7 +188,7 @@ def build(name: str, layout: Layout, *, force: bool = False, log: bool = True) -
         ]
         build_log = layout.image_stamps / f"{name}.build.log"
         with build_log.open("w") as out:
-            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)  # noqa: S603
+            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
         if result.returncode != 0:
             tail = "\n".join(build_log.read_text(errors="replace").splitlines()[-30:])
             raise ClusterError(f"building image {name} failed (full log: {build_log}):\n{tail}")

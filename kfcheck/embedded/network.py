@@ -28,11 +28,11 @@ SYSCTLS = {
 
 
 def _ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
 
 
 def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    return subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True, check=False)
 
 
 def ensure_node_interface() -> None:

@@ -35,7 +35,7 @@ class Kubectl:
         argv = [self.binary, f"--kubeconfig={self.kubeconfig}", f"--namespace={self.namespace}", *args]
         if until:
             return _read_until(argv, until, timeout)
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result.stdout + (result.stderr if not check else "")
@@ -72,7 +72,7 @@ class Kubectl:
 def _read_until(argv: list[str], words: tuple[str, ...], timeout: float) -> str:
     """Reads a `kubectl --watch` stream line by line and stops at the first line that is one of words."""
     lines: list[str] = []
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as watch:  # noqa: S603
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as watch:
         assert watch.stdout is not None
         try:
             for line in watch.stdout:
