@@ -7,7 +7,7 @@ cache=${KFCHECK_CACHE:-$HOME/.cache/kfcheck}
 
 packages=(containerd runc containernetworking-plugins iptables conntrack ipset socat ethtool
   mmdebstrap debootstrap buildah docker-registry skopeo busybox-static openssl uidmap fuse-overlayfs
-  ca-certificates curl)
+  ca-certificates curl python3 python3-venv python3-torch python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,12 +24,15 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
+# The venv is made from Debian's Python 3.11 with its site-packages visible, so Debian's CPU build of
+# PyTorch (python3-torch) serves the training tests: PyPI's Linux torch wheels pull gigabytes of CUDA.
 venv=$cache/venv
 stamp=$venv/.requirements.sha256
-want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+want=$( (cat "$here/requirements.txt"; echo debian-python3-system-site) | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] Python environment in $venv"
-  python3 -m venv "$venv"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q -r "$here/requirements.txt"
   echo "$want" > "$stamp"

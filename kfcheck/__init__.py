@@ -1,0 +1,1 @@
+"""kfcheck: behaviour-driven validation of Kubeflow on Kubernetes."""
