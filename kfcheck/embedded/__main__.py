@@ -14,13 +14,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck.embedded")
     parser.add_argument("command", choices=["build", "up", "down", "status"])
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
+    parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
     args = parser.parse_args(argv)
     layout = Layout.from_env()
     try:
         if args.command == "build":
             cluster.build_binaries(layout)
         elif args.command == "up":
-            cluster.up(layout, build=not args.no_build)
+            cluster.up(layout, build=not args.no_build, with_kubeflow=not args.no_kubeflow)
             print(f"export KUBECONFIG={layout.kubeconfig}")
         elif args.command == "down":
             cluster.down(layout)

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from string import Template
 
-from kfcheck.embedded import images, network
+from kfcheck.embedded import images, kubeflow, network
 from kfcheck.embedded.layout import (
     CLUSTER_DIR,
     CLUSTER_DNS_IP,
@@ -422,12 +422,12 @@ def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None) -> 
     kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest, kubeconfig=kubeconfig)
 
 
-def up(layout: Layout, *, build: bool = True) -> None:
+def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> None:
     started = time.monotonic()
     check_host()
     layout.state.mkdir(parents=True, exist_ok=True)
     if build:
-        build_binaries(layout, ["etcd", "kubernetes", "coredns"])
+        build_binaries(layout)
     check_binaries(layout)
     network.prepare_host(layout)
     images.ensure_registry(layout)
@@ -463,6 +463,9 @@ def up(layout: Layout, *, build: bool = True) -> None:
     start_checked(layout, "provisioner")
     wait_node_ready(layout)
     log(f"node {NODE_NAME} Ready after {time.monotonic() - started:.0f}s")
+    if with_kubeflow:
+        kubeflow.install(layout)
+        log(f"cluster with Kubeflow ready after {time.monotonic() - started:.0f}s")
 
 
 def wait_node_ready(layout: Layout, timeout: int = 180) -> None:

@@ -8,6 +8,7 @@ as a stamp in the cache and as the image's `kfcheck.inputs` label.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -138,11 +139,18 @@ def _buildah(layout: Layout) -> list[str]:
 def build(name: str, layout: Layout, *, force: bool = False, log: bool = True) -> bool:
     """Builds and pushes images/<name> (and the local images it is FROM) if their inputs changed.
 
-    Returns True when something was built.
+    Returns True when something was built. Concurrent builds (two `make up`) take turns.
     """
+    layout.image_stamps.mkdir(parents=True, exist_ok=True)
+    with (layout.image_stamps / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(name, layout, force=force, log=log)
+
+
+def _build(name: str, layout: Layout, *, force: bool, log: bool) -> bool:
     built = False
     for parent in local_parents(name):
-        built |= build(parent, layout, force=False, log=log)
+        built |= _build(parent, layout, force=False, log=log)
     wanted = input_hash(name)
     stamp = layout.image_stamps / f"{name}.inputs"
     if (

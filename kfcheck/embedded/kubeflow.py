@@ -1,0 +1,75 @@
+"""Installs the Kubeflow components into the embedded cluster with the project's Helm chart.
+
+The training operator's CRDs (PyTorchJob, TFJob) are upstream files of its pinned Go module; they are
+not committed but staged into a copy of the chart under the state directory, which is what Helm
+installs (`$KFCHECK_STATE/chart/kubeflow`, also the chart that `helm upgrade` should be given).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from kfcheck.embedded import images
+from kfcheck.embedded.layout import REPO_ROOT, Layout
+from kfcheck.embedded.processes import ClusterError, run
+
+CHART_SOURCE = REPO_ROOT / "charts" / "kubeflow"
+RELEASE = "kubeflow"
+NAMESPACE = "kubeflow"
+UPSTREAM_CRDS = ("kubeflow.org_pytorchjobs.yaml", "kubeflow.org_tfjobs.yaml")
+# Images the components use and images the suite's scenarios run.
+COMPONENT_IMAGES = ("busybox", "training-operator")
+WORKLOAD_IMAGES = ("pytorch-mnist", "tf-mnist", "notebook", "builder-base", "kaniko-executor", "cluster-check")
+
+
+def helm_binary(layout: Layout) -> Path:
+    return layout.binary("helm", "helm")
+
+
+def staged_chart(layout: Layout) -> Path:
+    return layout.state / "chart" / "kubeflow"
+
+
+def stage_chart(layout: Layout) -> Path:
+    """Copies charts/kubeflow and adds the operator's CRDs from its pinned module."""
+    version = layout.versions["TRAINING_OPERATOR_VERSION"]
+    module = layout.cache / "go" / "mod" / "github.com" / "kubeflow" / f"training-operator@v{version}"
+    target = staged_chart(layout)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(CHART_SOURCE, target)
+    for name in UPSTREAM_CRDS:
+        source = module / "manifests" / "base" / "crds" / name
+        if not source.exists():
+            raise ClusterError(f"{source} is missing: run `cluster/build-binaries.sh training-operator`")
+        shutil.copy(source, target / "crds" / name)
+    return target
+
+
+def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
+    """helm upgrade --install of the chart, waiting until every component is available."""
+    started = time.monotonic()
+    for name in (*COMPONENT_IMAGES, *WORKLOAD_IMAGES):
+        images.build(name, layout)
+    chart = stage_chart(layout)
+    helm = helm_binary(layout)
+    if not helm.exists():
+        raise ClusterError(f"{helm} is missing: run `make build`")
+    run(
+        [
+            str(helm),
+            "upgrade",
+            "--install",
+            RELEASE,
+            str(chart),
+            f"--kubeconfig={layout.kubeconfig}",
+            f"--namespace={NAMESPACE}",
+            "--create-namespace",
+            "--wait",
+            f"--timeout={timeout_seconds}s",
+        ],
+        "installing the Kubeflow chart (helm upgrade --install)",
+    )
+    print(f"[kfcheck up] Kubeflow components ready after {time.monotonic() - started:.0f}s", flush=True)
