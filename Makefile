@@ -35,3 +35,16 @@ cluster-tests: up
 
 # The project's tests: unit tests, then the real cluster's tests.
 test: lint unit-tests cluster-tests
+
+# The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
+REPORTS ?= reports
+RADISH_ARGS ?=
+validate: setup
+	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
+	@mkdir -p $(REPORTS)
+	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(KFCHECK_CACHE)/venv/bin/radish features/ -b radish \
+	  --cucumber-json $(REPORTS)/cucumber.json --junit-xml $(REPORTS)/junit.xml $(RADISH_ARGS); \
+	status=$$?; \
+	$(PYTHON) -m kfcheck report $(REPORTS)/cucumber.json; \
+	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML)"; \
+	exit $$status

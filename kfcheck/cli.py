@@ -1,0 +1,56 @@
+"""kfcheck's command line: `python -m kfcheck <command>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kfcheck import gate, reports
+from kfcheck.config import Settings
+
+
+def _gate(args: argparse.Namespace) -> int:
+    try:
+        verdict = gate.compare_files(args.before, args.after)
+    except reports.ReportError as error:
+        print(f"kfcheck gate: {error}", file=sys.stderr)
+        return 2
+    print(gate.render(verdict))
+    return 0 if verdict.passed else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        reports.normalise_file(args.cucumber_json)
+        print(f"{args.cucumber_json}: {reports.summary(reports.load(args.cucumber_json))}")
+    except reports.ReportError as error:
+        print(f"kfcheck report: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    del args
+    print(Settings.markdown_table())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kfcheck")
+    commands = parser.add_subparsers(dest="command", required=True)
+    gate_parser = commands.add_parser("gate", help="compare cucumber reports before/after an upgrade")
+    gate_parser.add_argument("before", type=Path)
+    gate_parser.add_argument("after", type=Path)
+    gate_parser.set_defaults(run=_gate)
+    report_parser = commands.add_parser("report", help="normalise a cucumber JSON report and summarise it")
+    report_parser.add_argument("cucumber_json", type=Path)
+    report_parser.set_defaults(run=_report)
+    config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
+    config_parser.set_defaults(run=_config)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

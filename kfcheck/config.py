@@ -1,0 +1,151 @@
+"""Settings of a run, from radish user data (`radish features/ -u key=value ...`).
+
+Every key has a default that fits the embedded cluster. An unknown key or a bad value is a
+ConfigError naming the key, what is wrong and what is allowed, raised before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_DNS_LABEL_PREFIX = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """Bad user data: the message says which key, what is wrong and how to fix it."""
+
+
+def _default_kubeconfig() -> str:
+    if os.environ.get("KUBECONFIG"):
+        return os.environ["KUBECONFIG"].split(os.pathsep)[0]
+    state = Path(os.environ.get("KFCHECK_STATE", Path.home() / ".local" / "state" / "kfcheck"))
+    return str(state / "kubeconfig")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off"):
+        return False
+    raise ValueError("must be true or false (also yes/no, 1/0)")
+
+
+def _prefix(text: str) -> str:
+    if not _DNS_LABEL_PREFIX.match(text):
+        raise ValueError("must be 1-20 lowercase letters, digits or '-', starting with a letter")
+    return text
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _setting(default: Any, parse: Callable[[str], Any], help_text: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str = _setting("", _text, "kubeconfig file (default: $KUBECONFIG, else the embedded cluster's)")
+    context: str = _setting("", _text, "kubeconfig context (default: its current context)")
+    namespace_prefix: str = _setting("kfcheck", _prefix, "prefix of the namespace each scenario gets")
+    timeout: int = _setting(300, _positive_int, "seconds a wait for pods, services, rollouts may take")
+    training_timeout: int = _setting(1800, _positive_int, "seconds a training job may take to finish")
+    registry: str = _setting("127.0.0.1:5000", _text, "registry the node pulls the suite's images from")
+    push_registry: str = _setting(
+        "registry.kube-system.svc.cluster.local:5000", _text, "registry pods push built images to (Kaniko)"
+    )
+    image_tag: str = _setting("latest", _text, "tag of the suite's images")
+    pytorch_image: str = _setting("", _text, "PyTorch MNIST image (default: {registry}/pytorch-mnist:{image_tag})")
+    tf_image: str = _setting("", _text, "TensorFlow MNIST image (default: {registry}/tf-mnist:{image_tag})")
+    busybox_image: str = _setting("", _text, "small utility image (default: {registry}/busybox:{image_tag})")
+    kaniko_image: str = _setting("", _text, "Kaniko executor image (default: {registry}/kaniko-executor:{image_tag})")
+    builder_base_image: str = _setting(
+        "", _text, "non-root base image Kaniko builds FROM (default: {push_registry}/builder-base:{image_tag})"
+    )
+    storage_class: str = _setting("", _text, "StorageClass of the suite's volumes (default: the cluster's default)")
+    pytorch_min_accuracy: float = _setting(0.9662, _probability, "lowest accepted PyTorchJob test accuracy")
+    tf_max_cross_entropy: float = _setting(0.10, _non_negative_float, "highest accepted TFJob validation cross entropy")
+    tf_min_accuracy: float = _setting(0.97, _probability, "lowest accepted TFJob validation accuracy")
+    epochs: int = _setting(1, _positive_int, "epochs of the PyTorch training")
+    tf_train_steps: int = _setting(4000, _positive_int, "global training steps of the TensorFlow training")
+    kubeflow_namespace: str = _setting("kubeflow", _text, "namespace of the Kubeflow components")
+    helm_release: str = _setting("kubeflow", _text, "Helm release of the Kubeflow chart")
+    chart: str = _setting("", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart)")
+    keep_namespaces: bool = _setting(False, _boolean, "keep each scenario's namespace for debugging")
+
+    def __post_init__(self) -> None:
+        derived = {
+            "kubeconfig": self.kubeconfig or _default_kubeconfig(),
+            "pytorch_image": self.pytorch_image or f"{self.registry}/pytorch-mnist:{self.image_tag}",
+            "tf_image": self.tf_image or f"{self.registry}/tf-mnist:{self.image_tag}",
+            "busybox_image": self.busybox_image or f"{self.registry}/busybox:{self.image_tag}",
+            "kaniko_image": self.kaniko_image or f"{self.registry}/kaniko-executor:{self.image_tag}",
+            "builder_base_image": self.builder_base_image or f"{self.push_registry}/builder-base:{self.image_tag}",
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [item.name for item in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_user_data(cls, data: Mapping[str, str] | None) -> Settings:
+        values: dict[str, Any] = {}
+        known = {item.name: item for item in dataclasses.fields(cls)}
+        for key, raw in (data or {}).items():
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(
+                    f"unknown user data key '{key}'.{hint} Known keys: {', '.join(sorted(known))}"
+                    " (see README, section Configuration)"
+                )
+            parse = known[key].metadata["parse"]
+            try:
+                values[key] = parse(str(raw))
+            except ValueError as error:
+                reason = str(error) if "must" in str(error) else f"'{raw}' is not a valid value"
+                raise ConfigError(f"-u {key}={raw}: {reason} ({known[key].metadata['help']})") from None
+        return cls(**values)
+
+    @classmethod
+    def markdown_table(cls) -> str:
+        rows = ["| key | default | meaning |", "|---|---|---|"]
+        for item in dataclasses.fields(cls):
+            default = item.default if item.default not in ("", None) else "(derived)"
+            rows.append(f"| `{item.name}` | `{default}` | {item.metadata['help']} |")
+        return "\n".join(rows)

@@ -1,0 +1,48 @@
+"""The release gate: compares the cucumber reports of a run before and after an upgrade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kfcheck import reports
+
+
+@dataclass
+class Verdict:
+    regressions: list[str]  # passed before; failed, skipped or missing after
+    fixed: list[str]  # failed before, passed after
+    still_failing: list[str]
+    new: list[str]  # only in the after report
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressions
+
+
+def compare(before: dict[str, str], after: dict[str, str]) -> Verdict:
+    regressions = [
+        f"{scenario}: passed before, {after.get(scenario, 'missing')} after"
+        for scenario, status in sorted(before.items())
+        if status == "passed" and after.get(scenario) != "passed"
+    ]
+    fixed = [s for s, status in sorted(before.items()) if status != "passed" and after.get(s) == "passed"]
+    still = [s for s, status in sorted(before.items()) if status != "passed" and after.get(s, "missing") != "passed"]
+    new = sorted(set(after) - set(before))
+    return Verdict(regressions, fixed, still, new)
+
+
+def compare_files(before: Path, after: Path) -> Verdict:
+    return compare(reports.scenario_statuses(reports.load(before)), reports.scenario_statuses(reports.load(after)))
+
+
+def render(verdict: Verdict) -> str:
+    lines = []
+    if verdict.regressions:
+        lines.append(f"REGRESSIONS ({len(verdict.regressions)}):")
+        lines += [f"  - {item}" for item in verdict.regressions]
+    for title, items in (("fixed", verdict.fixed), ("still failing", verdict.still_failing), ("new", verdict.new)):
+        if items:
+            lines.append(f"{title} ({len(items)}): " + ", ".join(items))
+    lines.append("gate: " + ("PASS — no scenario regressed" if verdict.passed else "FAIL"))
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""Access to the cluster under test: one client per run, with clear errors before anything runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+
+from kfcheck.config import Settings
+
+REQUIRED_CRDS = {
+    "pytorchjobs.kubeflow.org": "PyTorchJob",
+    "tfjobs.kubeflow.org": "TFJob",
+}
+
+
+class ClusterUnavailable(RuntimeError):
+    """The cluster cannot be used; the message names the cause and the fix."""
+
+
+@dataclass
+class Kube:
+    api: client.ApiClient
+    core: client.CoreV1Api
+    apps: client.AppsV1Api
+    custom: client.CustomObjectsApi
+    dynamic: DynamicClient
+
+
+def connect(settings: Settings, request_timeout: float = 5.0) -> Kube:
+    path = Path(settings.kubeconfig)
+    if not path.exists():
+        raise ClusterUnavailable(
+            f"no kubeconfig at {path}: bring up the embedded cluster with `make up`, or name a cluster with "
+            "KUBECONFIG=... or -u kubeconfig=..."
+        )
+    try:
+        api = config.new_client_from_config(config_file=str(path), context=settings.context or None)
+    except config.ConfigException as error:
+        raise ClusterUnavailable(f"kubeconfig {path} is unusable ({error}); check -u context=...") from None
+    version = client.VersionApi(api)
+    try:
+        version.get_code(_request_timeout=request_timeout)
+    except (urllib3.exceptions.HTTPError, OSError, ApiException) as error:
+        server = api.configuration.host
+        raise ClusterUnavailable(
+            f"the cluster at {server} (kubeconfig {path}) does not answer: {error.__class__.__name__}: "
+            f"{str(error)[:200]}. Start it with `make up`, or point -u kubeconfig=/-u context= at a running one"
+        ) from None
+    return Kube(
+        api=api,
+        core=client.CoreV1Api(api),
+        apps=client.AppsV1Api(api),
+        custom=client.CustomObjectsApi(api),
+        dynamic=DynamicClient(api),
+    )
+
+
+def require_crds(kube: Kube, names: dict[str, str] | None = None) -> None:
+    """Fails with the fix when the Kubeflow CRDs the suite drives are not installed."""
+    extensions = client.ApiextensionsV1Api(kube.api)
+    missing = []
+    for name, kind in (names or REQUIRED_CRDS).items():
+        try:
+            extensions.read_custom_resource_definition(name)
+        except ApiException as error:
+            if error.status == 404:
+                missing.append(f"{kind} ({name})")
+            else:
+                raise
+    if missing:
+        raise ClusterUnavailable(
+            f"the cluster has no Kubeflow CRDs for {', '.join(missing)}: install the components with "
+            "`make up` (embedded cluster) or `helm upgrade --install kubeflow charts/kubeflow -n kubeflow`"
+        )

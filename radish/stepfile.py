@@ -1,0 +1,124 @@
+"""Step definitions: each sentence is one or two calls into kfcheck/."""
+
+from __future__ import annotations
+
+from kfcheck import pytorchjob, tfjob
+from kfcheck.kube import require_crds
+from kfcheck.radish_support import scenario_step
+from radish import given, then, when, world
+
+
+def _ns(step) -> str:
+    return step.context.namespace
+
+
+@given("the Kubeflow training operator is available")
+@scenario_step
+def training_operator_available(step):
+    require_crds(world.kube)
+
+
+# --- PyTorchJob ------------------------------------------------------------------------------------
+
+
+@when('I submit a PyTorchJob "{name}" that only reports its environment, with {workers:d} worker(s)')
+@scenario_step
+def submit_pytorch_wiring(step, name, workers):
+    step.context.workers = workers
+    pytorchjob.submit_wiring_check(world.kube, world.settings, _ns(step), name, workers)
+
+
+@when('I submit a PyTorchJob "{name}" training MNIST with {workers:d} worker')
+@scenario_step
+def submit_pytorch_training(step, name, workers):
+    step.context.workers = workers
+    pytorchjob.submit_training(world.kube, world.settings, _ns(step), name, workers)
+
+
+@then('the PyTorchJob "{name}" succeeds within the timeout')
+@scenario_step
+def pytorchjob_succeeds(step, name):
+    pytorchjob.wait_succeeded(world.kube, _ns(step), name, world.settings.timeout)
+
+
+@then('the PyTorchJob "{name}" succeeds within the training timeout')
+@scenario_step
+def pytorchjob_trains(step, name):
+    pytorchjob.wait_succeeded(world.kube, _ns(step), name, world.settings.training_timeout)
+
+
+@then('every replica pod of "{name}" has completed')
+@scenario_step
+def pytorch_replicas_completed(step, name):
+    pytorchjob.check_replicas_completed(world.kube, _ns(step), name, step.context.workers)
+
+
+@then('"{name}" has a headless Service for each of its replicas')
+@scenario_step
+def pytorch_services(step, name):
+    pytorchjob.check_services(world.kube, _ns(step), name, step.context.workers)
+
+
+@then('every replica of "{name}" was given MASTER_ADDR, MASTER_PORT, WORLD_SIZE and RANK')
+@scenario_step
+def pytorch_environment(step, name):
+    pytorchjob.check_environment(world.kube, _ns(step), name, step.context.workers)
+
+
+@then('the master of "{name}" reports a test accuracy of at least the accepted minimum')
+@scenario_step
+def pytorch_accuracy(step, name):
+    accuracy = pytorchjob.check_accuracy(world.kube, _ns(step), name, world.settings.pytorch_min_accuracy)
+    step.embed(f"accuracy={accuracy:.4f} (minimum {world.settings.pytorch_min_accuracy})")
+
+
+# --- TFJob -----------------------------------------------------------------------------------------
+
+
+@when('I submit a TFJob "{name}" that only reports its TF_CONFIG, with 1 parameter server and {workers:d} workers')
+@scenario_step
+def submit_tf_wiring(step, name, workers):
+    step.context.workers = workers
+    tfjob.submit_wiring_check(world.kube, world.settings, _ns(step), name, workers)
+
+
+@when('I submit a TFJob "{name}" training MNIST with 1 parameter server and {workers:d} workers')
+@scenario_step
+def submit_tf_training(step, name, workers):
+    step.context.workers = workers
+    tfjob.submit_training(world.kube, world.settings, _ns(step), name, workers)
+
+
+@then('the TFJob "{name}" succeeds within the timeout')
+@scenario_step
+def tfjob_succeeds(step, name):
+    tfjob.wait_succeeded(world.kube, _ns(step), name, world.settings.timeout)
+
+
+@then('the TFJob "{name}" succeeds within the training timeout')
+@scenario_step
+def tfjob_trains(step, name):
+    tfjob.wait_succeeded(world.kube, _ns(step), name, world.settings.training_timeout)
+
+
+@then('every replica of "{name}" was given a TF_CONFIG naming all replicas and its own task')
+@scenario_step
+def tf_config(step, name):
+    tfjob.check_tf_config(world.kube, _ns(step), name, step.context.workers)
+
+
+@then('every worker pod of "{name}" has completed')
+@scenario_step
+def tf_workers_completed(step, name):
+    tfjob.check_workers_completed(world.kube, _ns(step), name, step.context.workers)
+
+
+@then('worker 0 of "{name}" reports a validation cross entropy and accuracy within the accepted limits')
+@scenario_step
+def tf_results(step, name):
+    settings = world.settings
+    results = tfjob.check_results(world.kube, _ns(step), name, settings.tf_max_cross_entropy, settings.tf_min_accuracy)
+    step.embed(
+        f"validation_cross_entropy={results['cross_entropy']:.4f} (max {settings.tf_max_cross_entropy}) "
+        f"accuracy={results['accuracy']:.4f} (min {settings.tf_min_accuracy})"
+    )

@@ -1,0 +1,66 @@
+"""User data validation and secret redaction (no cluster needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kfcheck.config import ConfigError, Settings
+from kfcheck.redact import REDACTED, redact_object, redact_text
+
+
+def test_defaults_fit_the_embedded_cluster() -> None:
+    settings = Settings.from_user_data({})
+    assert settings.pytorch_image == "127.0.0.1:5000/pytorch-mnist:latest"
+    assert settings.builder_base_image == "registry.kube-system.svc.cluster.local:5000/builder-base:latest"
+    assert settings.pytorch_min_accuracy == 0.9662
+    assert settings.kubeconfig
+
+
+def test_values_are_parsed_and_images_follow_registry_and_tag() -> None:
+    settings = Settings.from_user_data({"registry": "reg:5000", "image_tag": "v2", "timeout": "42",
+                                        "keep_namespaces": "yes", "tf_min_accuracy": "0.5"})  # fmt: skip
+    assert settings.tf_image == "reg:5000/tf-mnist:v2"
+    assert settings.timeout == 42
+    assert settings.keep_namespaces is True
+    assert settings.tf_min_accuracy == 0.5
+
+
+def test_unknown_key_names_the_closest_known_one() -> None:
+    with pytest.raises(ConfigError, match=r"unknown user data key 'namespace_prefx'.*Did you mean 'namespace_prefix'"):
+        Settings.from_user_data({"namespace_prefx": "qa"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("timeout", "-3", "must be a positive whole number"),
+        ("timeout", "soon", "'soon' is not a valid value"),
+        ("pytorch_min_accuracy", "1.5", "must be between 0 and 1"),
+        ("keep_namespaces", "maybe", "must be true or false"),
+        ("namespace_prefix", "QA_team", "lowercase letters"),
+    ],
+)
+def test_bad_values_are_refused_with_the_reason(key: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as error:
+        Settings.from_user_data({key: value})
+    assert f"-u {key}={value}" in str(error.value)
+
+
+def test_secret_values_are_redacted_in_objects() -> None:
+    secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"secret_key": "c2VjcmV0"}}
+    assert redact_object(secret)["data"] == {"secret_key": REDACTED}
+    pod = {"kind": "Pod", "spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "value": "hunter2"},
+                                                           {"name": "POD_DEFAULT", "value": "enabled"}]}]}}  # fmt: skip
+    env = redact_object(pod)["spec"]["containers"][0]["env"]
+    assert env[0]["value"] == REDACTED
+    assert env[1]["value"] == "enabled"
+    assert secret["data"]["secret_key"] == "c2VjcmV0"  # noqa: S105 - the original is untouched
+
+
+def test_secret_values_are_redacted_in_text() -> None:
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"
+    text = f"Authorization: Bearer abcdefghijklmnopqrstuvwxyz\n{key}"
+    redacted = redact_text(text)
+    assert "abcdefghijklmnop" not in redacted
+    assert "MIIE" not in redacted
+    assert "BEGIN RSA PRIVATE KEY" in redacted
