@@ -1,0 +1,61 @@
+"""The Kubeflow components of the embedded cluster: installed by the chart, upgraded in place by Helm."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from kfcheck.embedded import kubeflow
+from kfcheck.embedded.layout import Layout
+
+from .conftest import Kubectl
+
+pytestmark = pytest.mark.cluster
+COMPONENTS = ["training-operator"]
+
+
+def test_crds_are_established_and_components_available(kubectl: Kubectl) -> None:
+    for crd in ("pytorchjobs.kubeflow.org", "tfjobs.kubeflow.org"):
+        kubectl.wait(f"crd/{crd}", "condition=Established", timeout=30)
+    for component in COMPONENTS:
+        kubectl("wait", "-n", "kubeflow", f"deployment/{component}", "--for=condition=Available", "--timeout=120s")
+
+
+def _container_resources(kubectl: Kubectl) -> dict[str, dict]:
+    out = kubectl("get", "deployments", "-n", "kubeflow", "-o", "json")
+    return {
+        f"{item['metadata']['name']}/{container['name']}": container.get("resources", {})
+        for item in json.loads(out)["items"]
+        for container in item["spec"]["template"]["spec"]["containers"]
+    }
+
+
+def _helm(layout: Layout, *args: str) -> None:
+    argv = [str(kubeflow.helm_binary(layout)), f"--kubeconfig={layout.kubeconfig}", "--namespace=kubeflow", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_helm_upgrade_changes_every_component_containers_resources(kubectl: Kubectl, layout: Layout) -> None:
+    before = _container_resources(kubectl)
+    assert before, "no component Deployments in namespace kubeflow"
+    for name, resources in before.items():  # the paper's componentResources, the chart's defaults
+        assert resources == {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "1Gi"},
+        }, name
+    chart = str(kubeflow.staged_chart(layout))
+    try:
+        new_values = ["--set", "componentResources.limits.memory=2Gi", "--set", "componentResources.requests.cpu=100m"]
+        _helm(layout, "upgrade", "kubeflow", chart, "--reuse-values", "--wait", "--timeout=600s", *new_values)
+        after = _container_resources(kubectl)
+        for name, resources in after.items():
+            assert resources["limits"]["memory"] == "2Gi", name
+            assert resources["requests"]["cpu"] == "100m", name
+        for component in COMPONENTS:
+            kubectl("rollout", "status", "-n", "kubeflow", f"deployment/{component}", "--timeout=300s")
+    finally:
+        _helm(layout, "upgrade", "kubeflow", chart, "--reset-values", "--wait", "--timeout=600s")
+    assert _container_resources(kubectl) == before
