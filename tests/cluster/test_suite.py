@@ -1,0 +1,80 @@
+"""The suite against the real cluster: Ctrl-C mid-scenario leaves nothing behind, and a broken scenario
+fails fast with its evidence in the cucumber JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kfcheck.embedded.layout import REPO_ROOT
+
+from .conftest import Kubectl
+
+pytestmark = pytest.mark.cluster
+RADISH = Path(sys.executable).with_name("radish")
+MANAGED = "app.kubernetes.io/managed-by=kfcheck"
+
+
+def radish(*args: str, kubeconfig: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(RADISH), *args, "-b", "radish", "--no-ansi"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+    )
+
+
+def suite_namespaces(kubectl: Kubectl) -> list[str]:
+    out = kubectl("get", "namespaces", "-l", MANAGED, "-o", "jsonpath={.items[*].metadata.name}")
+    return out.split()
+
+
+def test_ctrl_c_mid_scenario_leaves_no_object_behind(kubectl: Kubectl, kubeconfig: str, tmp_path: Path) -> None:
+    assert not suite_namespaces(kubectl), "namespaces of an earlier run are still there"
+    report = tmp_path / "cucumber.json"
+    run = radish("features/pytorchjob.feature", "--tags", "slow", "--cucumber-json", str(report), kubeconfig=kubeconfig)
+    assert run.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in run.stdout:  # interrupt once the job has been submitted, while the training runs
+        if "succeeds within the training timeout" in line or time.monotonic() > deadline:
+            break
+    created = suite_namespaces(kubectl)
+    assert created, "the scenario created no namespace before it was interrupted"
+    run.send_signal(signal.SIGINT)
+    output = run.communicate(timeout=120)[0]
+    assert report.exists(), f"no report after Ctrl-C:\n{output}"
+    kubectl("wait", "--for=delete", *[f"namespace/{name}" for name in created], "--timeout=180s")
+    assert not suite_namespaces(kubectl)
+
+
+def test_an_image_that_cannot_be_pulled_fails_fast_with_evidence(kubeconfig: str, tmp_path: Path) -> None:
+    report = tmp_path / "cucumber.json"
+    started = time.monotonic()
+    run = radish(
+        "features/pytorchjob.feature", "--tags", "slow", "--cucumber-json", str(report),
+        "-u", "pytorch_image=127.0.0.1:5000/no-such-image:1", kubeconfig=kubeconfig,
+    )  # fmt: skip
+    output = run.communicate(timeout=600)[0]
+    elapsed = time.monotonic() - started
+    assert run.returncode == 1, output
+    assert elapsed < 120, f"the failure took {elapsed:.0f}s to surface (training timeout is 1800s)"
+    steps = json.loads(report.read_text())[0]["elements"][0]["steps"]
+    failed = [step for step in steps if step["result"]["status"] == "failed"]
+    assert len(failed) == 1
+    assert "the image cannot be pulled" in failed[0]["result"]["error_message"]
+    evidence = "\n".join(base64.b64decode(e["data"]).decode() for e in failed[0].get("embeddings", []))
+    assert "### events of namespace" in evidence
+    assert "no-such-image" in evidence
+    assert "### objects (YAML) of namespace" in evidence
+    assert [step["result"]["status"] for step in steps[steps.index(failed[0]) + 1 :]] == ["skipped", "skipped"]
+    print(f"image pull failure reported after {elapsed:.1f}s")
