@@ -33,8 +33,9 @@ unit-tests: setup
 cluster-tests: up
 	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
 
-# The project's tests: unit tests, then the real cluster's tests.
+# The project's tests: lint, unit tests, the real cluster's tests, then the full radish run (make validate).
 test: lint unit-tests cluster-tests
+	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig
 
 # The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
 REPORTS ?= reports
@@ -46,5 +47,5 @@ validate: setup
 	  --cucumber-json $(REPORTS)/cucumber.json --junit-xml $(REPORTS)/junit.xml $(RADISH_ARGS); \
 	status=$$?; \
 	$(PYTHON) -m kfcheck report $(REPORTS)/cucumber.json; \
-	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML)"; \
+	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML), $(REPORTS)/cucumber.html"; \
 	exit $$status

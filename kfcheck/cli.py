@@ -24,6 +24,9 @@ def _report(args: argparse.Namespace) -> int:
     try:
         reports.normalise_file(args.cucumber_json)
         print(f"{args.cucumber_json}: {reports.summary(reports.load(args.cucumber_json))}")
+        if not args.no_html:
+            html = reports.render_html(args.cucumber_json, args.cucumber_json.with_suffix(".html"))
+            print(f"HTML report: {html}")
     except reports.ReportError as error:
         print(f"kfcheck report: {error}", file=sys.stderr)
         return 2
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     gate_parser.set_defaults(run=_gate)
     report_parser = commands.add_parser("report", help="normalise a cucumber JSON report and summarise it")
     report_parser.add_argument("cucumber_json", type=Path)
+    report_parser.add_argument("--no-html", action="store_true", help="only normalise and summarise")
     report_parser.set_defaults(run=_report)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)

@@ -8,8 +8,12 @@ Cucumber Reports plugin and cucumber-html-reporter read the run right.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +125,44 @@ def summary(features: list[dict[str, Any]]) -> str:
     statuses = scenario_statuses(features)
     counts = {status: list(statuses.values()).count(status) for status in ("passed", "failed", "skipped")}
     return f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+
+
+HTML_TOOL = Path(__file__).resolve().parents[1] / "tools" / "html-report"
+
+
+def _reporter_dir() -> Path:
+    """cucumber-html-reporter installed from the committed lockfile into the cache (once per lockfile)."""
+    cache = Path(os.environ.get("KFCHECK_CACHE", Path.home() / ".cache" / "kfcheck")) / "node" / "html-report"
+    lock = (HTML_TOOL / "package-lock.json").read_bytes()
+    stamp = cache / ".lock.sha256"
+    wanted = hashlib.sha256(lock).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted and (cache / "node_modules").exists():
+        return cache
+    if shutil.which("npm") is None:
+        raise ReportError("npm is not installed: the HTML report needs Node.js and npm (Debian packages nodejs, npm)")
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json", "render.js"):
+        shutil.copy(HTML_TOOL / name, cache / name)
+    result = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=cache, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ReportError(f"installing cucumber-html-reporter failed:\n{(result.stdout + result.stderr)[-2000:]}")
+    stamp.write_text(wanted)
+    return cache
+
+
+def render_html(json_path: str | Path, html_path: str | Path) -> Path:
+    """HTML from the (normalised) cucumber JSON, rendered by cucumber-html-reporter."""
+    reporter = _reporter_dir()
+    shutil.copy(HTML_TOOL / "render.js", reporter / "render.js")
+    result = subprocess.run(
+        ["node", str(reporter / "render.js"), str(Path(json_path).resolve()), str(Path(html_path).resolve())],
+        cwd=reporter,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not Path(html_path).exists():
+        raise ReportError(f"rendering {html_path} failed:\n{(result.stdout + result.stderr)[-2000:]}")
+    return Path(html_path)

@@ -163,3 +163,11 @@ def test_gate_command_exit_codes(tmp_path: Path, normalised: list[dict[str, Any]
     assert "everything-passes: passed before, failed after" in regressed.stdout
     (tmp_path / "bad.json").write_text("{not json")
     assert gate_cli(str(before), str(tmp_path / "bad.json")).returncode == 2
+
+
+def test_html_report_is_rendered_from_the_cucumber_json(tmp_path: Path, normalised: list[dict[str, Any]]) -> None:
+    report = tmp_path / "cucumber.json"
+    report.write_text(json.dumps(normalised))
+    html = reports.render_html(report, tmp_path / "cucumber.html").read_text()
+    assert "Everything passes" in html
+    assert "expected 6, got 5" in html
