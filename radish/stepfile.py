@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kfcheck import pytorchjob, tfjob
+from kfcheck import container_builder, pytorchjob, tfjob
 from kfcheck.kube import require_crds
 from kfcheck.radish_support import scenario_step
 from radish import given, then, when, world
@@ -122,3 +122,26 @@ def tf_results(step, name):
         f"validation_cross_entropy={results['cross_entropy']:.4f} (max {settings.tf_max_cross_entropy}) "
         f"accuracy={results['accuracy']:.4f} (min {settings.tf_min_accuracy})"
     )
+
+
+# --- Container Builder (Kaniko) ----------------------------------------------------------------------
+
+
+@given("a ReadWriteMany volume holding a Dockerfile that builds on the non-root base image")
+@scenario_step
+def build_context(step):
+    container_builder.prepare_context(world.kube, world.settings, _ns(step))
+
+
+@when('Kaniko builds the image "{name}" from the volume and pushes it to the registry')
+@scenario_step
+def kaniko_build(step, name):
+    image = container_builder.build_and_push(world.kube, world.settings, _ns(step), name)
+    step.embed(f"pushed {image}")
+
+
+@then('a pod running the image "{name}" prints the greeting as a non-root user')
+@scenario_step
+def run_built_image(step, name):
+    output = container_builder.run_built_image(world.kube, world.settings, _ns(step), name)
+    container_builder.check_output(output, _ns(step))
