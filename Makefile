@@ -49,3 +49,18 @@ validate: setup
 	$(PYTHON) -m kfcheck report $(REPORTS)/cucumber.json; \
 	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML), $(REPORTS)/cucumber.html"; \
 	exit $$status
+
+# The release gate: validate, upgrade the Kubeflow release (UPGRADE_SET, e.g.
+# "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.
+# Exits non-zero when a scenario that passed before fails after. The @upgrade feature is left out of
+# both runs (it upgrades by itself).
+UPGRADE_SET ?= --set componentResources.limits.memory=2Gi
+GATE_TAGS ?= not upgrade
+upgrade-gate: setup
+	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
+	@mkdir -p $(REPORTS)
+	@export KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig}; \
+	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/before.json $(RADISH_ARGS); \
+	$(KFCHECK_CACHE)/bin/helm-*/helm upgrade kubeflow $(KFCHECK_STATE)/chart/kubeflow -n kubeflow --reuse-values $(UPGRADE_SET) --wait --timeout 1200s || exit 1; \
+	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/after.json $(RADISH_ARGS); \
+	$(PYTHON) -m kfcheck gate $(REPORTS)/before.json $(REPORTS)/after.json

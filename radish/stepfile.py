@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kfcheck import container_builder, pytorchjob, tfjob
+from kfcheck import container_builder, helm, pytorchjob, tfjob
 from kfcheck.kube import require_crds
 from kfcheck.radish_support import scenario_step
 from radish import given, then, when, world
@@ -145,3 +145,26 @@ def kaniko_build(step, name):
 def run_built_image(step, name):
     output = container_builder.run_built_image(world.kube, world.settings, _ns(step), name)
     container_builder.check_output(output, _ns(step))
+
+
+# --- Helm upgrade -----------------------------------------------------------------------------------
+
+
+@given("every Kubeflow component runs with these resources:")
+@then("every Kubeflow component runs with these resources:")
+@scenario_step
+def components_have_resources(step):
+    helm.check_resources(world.kube, world.settings, helm.parse_table(step.table))
+
+
+@when("I upgrade the Kubeflow release with these componentResources:")
+@scenario_step
+def upgrade_release(step):
+    step.context.cleanups.append(lambda: helm.restore_defaults(world.settings))  # the suite leaves it as found
+    helm.upgrade_resources(world.settings, helm.parse_table(step.table))
+
+
+@then("the upgrade has rolled out to every component")
+@scenario_step
+def upgrade_rolled_out(step):
+    helm.check_rolled_out(world.kube, world.settings)

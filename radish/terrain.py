@@ -43,6 +43,7 @@ def configure(features, marker):
 @before.each_scenario
 def create_namespace(scenario):
     scenario.context.namespace = None
+    scenario.context.cleanups = []  # undo actions steps register (e.g. restore an upgraded release)
     if is_dry_run():
         return
     try:
@@ -62,6 +63,11 @@ def attach_evidence_on_failure(step):
 
 @after.each_scenario
 def delete_namespace(scenario):
+    for cleanup in reversed(getattr(scenario.context, "cleanups", [])):
+        try:
+            cleanup()
+        except Exception as error:
+            print(f"kfcheck: a cleanup of '{scenario.sentence}' failed: {error}", file=sys.stderr)
     namespace = getattr(scenario.context, "namespace", None)
     if namespace is None or world.settings.keep_namespaces:
         return
