@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from kfcheck.config import Settings
@@ -104,15 +103,12 @@ def check_rolled_out(kube: Kube, settings: Settings) -> None:
         status = deployment.status
         replicas = deployment.spec.replicas or 0
         assert status.observed_generation >= deployment.metadata.generation, f"{deployment.metadata.name} not observed"
-        assert (status.updated_replicas or 0) == replicas and (status.available_replicas or 0) == replicas, (
-            f"{deployment.metadata.name}: {status.updated_replicas}/{replicas} updated, {status.available_replicas} available"
+        updated, available = status.updated_replicas or 0, status.available_replicas or 0
+        assert updated == replicas and available == replicas, (
+            f"{deployment.metadata.name}: {updated}/{replicas} updated, {available} available"
         )
 
 
 def parse_table(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     """A Gherkin table | kind | cpu | memory | into {"requests": {...}, "limits": {...}}."""
     return {row["kind"]: {key: value for key, value in row.items() if key != "kind"} for row in rows}
-
-
-def chart_path() -> Path:
-    return Path(__file__).resolve().parents[1] / "charts" / "kubeflow"
