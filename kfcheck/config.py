@@ -91,6 +91,9 @@ class Settings:
     pytorch_image: str = _setting("", _text, "PyTorch MNIST image (default: {registry}/pytorch-mnist:{image_tag})")
     tf_image: str = _setting("", _text, "TensorFlow MNIST image (default: {registry}/tf-mnist:{image_tag})")
     busybox_image: str = _setting("", _text, "small utility image (default: {registry}/busybox:{image_tag})")
+    notebook_image: str = _setting(
+        "", _text, "Jupyter notebook server image (default: {registry}/notebook:{image_tag})"
+    )
     kaniko_image: str = _setting("", _text, "Kaniko executor image (default: {registry}/kaniko-executor:{image_tag})")
     builder_base_image: str = _setting(
         "", _text, "non-root base image Kaniko builds FROM (default: {push_registry}/builder-base:{image_tag})"
@@ -112,6 +115,7 @@ class Settings:
             "pytorch_image": self.pytorch_image or f"{self.registry}/pytorch-mnist:{self.image_tag}",
             "tf_image": self.tf_image or f"{self.registry}/tf-mnist:{self.image_tag}",
             "busybox_image": self.busybox_image or f"{self.registry}/busybox:{self.image_tag}",
+            "notebook_image": self.notebook_image or f"{self.registry}/notebook:{self.image_tag}",
             "kaniko_image": self.kaniko_image or f"{self.registry}/kaniko-executor:{self.image_tag}",
             "builder_base_image": self.builder_base_image or f"{self.push_registry}/builder-base:{self.image_tag}",
         }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from kfcheck import container_builder, helm, pytorchjob, tfjob
+from radish import given, then, when, world
+
+from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob
 from kfcheck.kube import require_crds
 from kfcheck.radish_support import scenario_step
-from radish import given, then, when, world
+
+NOTEBOOK_CRDS = {"notebooks.kubeflow.org": "Notebook", "poddefaults.kubeflow.org": "PodDefault"}
 
 
 def _ns(step) -> str:
@@ -168,3 +171,98 @@ def upgrade_release(step):
 @scenario_step
 def upgrade_rolled_out(step):
     helm.check_rolled_out(world.kube, world.settings)
+
+
+# --- PodDefault + Notebook --------------------------------------------------------------------------
+
+
+@given("the Kubeflow notebook controller and PodDefault webhook are available")
+@scenario_step
+def notebook_components_available(step):
+    require_crds(world.kube, NOTEBOOK_CRDS)
+
+
+@given("a ReadWriteMany volume and a Secret for the PodDefault")
+@scenario_step
+def poddefault_volume_and_secret(step):
+    poddefault.create_secret_and_volume(world.kube, world.settings, _ns(step))
+
+
+@given('a PodDefault "{name}" that injects an env var, a secret-backed env var and the shared volume')
+@scenario_step
+def create_poddefault(step, name):
+    poddefault.create(world.kube, _ns(step), name)
+
+
+@given('a second PodDefault "{name}" for the same pods')
+@scenario_step
+def create_second_poddefault(step, name):
+    poddefault.create_second(world.kube, _ns(step), name)
+
+
+@when('I create a Notebook "{name}" selected by the PodDefault')
+@scenario_step
+def create_notebook(step, name):
+    notebook.create(world.kube, world.settings, _ns(step), name, {poddefault.LABEL: "true"})
+
+
+@then('the Notebook "{name}" becomes Ready')
+@scenario_step
+def notebook_ready(step, name):
+    notebook.wait_ready(world.kube, world.settings, _ns(step), name)
+
+
+@then('the Notebook "{name}" serves JupyterLab under its NB_PREFIX from inside the cluster')
+@scenario_step
+def notebook_serves(step, name):
+    step.embed("HTTP 200 from " + notebook.check_serves_jupyterlab(world.kube, world.settings, _ns(step), name))
+
+
+@then('the pod of Notebook "{name}" carries what PodDefault "{poddefault_name}" injects')
+@scenario_step
+def notebook_pod_injected(step, name, poddefault_name):
+    server = notebook.server_pod(world.kube, _ns(step), name)
+    notebook.check_prefix_env(server, _ns(step), name)
+    poddefault.check_injected(server, [poddefault_name])
+
+
+@when('I create a pod "{name}" that the PodDefault does not select')
+@scenario_step
+def create_unselected_pod(step, name):
+    poddefault.create_pod(world.kube, world.settings, _ns(step), name, selected=False)
+
+
+@when('I create a pod "{name}" that the PodDefault selects')
+@scenario_step
+def create_selected_pod(step, name):
+    poddefault.create_pod(world.kube, world.settings, _ns(step), name, selected=True)
+
+
+@then('the pod "{name}" has nothing from any PodDefault')
+@scenario_step
+def pod_untouched(step, name):
+    poddefault.check_untouched(poddefault.pod(world.kube, _ns(step), name))
+
+
+@then('the pod "{name}" carries what PodDefault "add-secret" injects')
+@scenario_step
+def pod_injected(step, name):
+    poddefault.check_injected(poddefault.pod(world.kube, _ns(step), name), ["add-secret"])
+
+
+@then('the pod "{name}" carries what PodDefault "team-metadata" injects')
+@scenario_step
+def pod_second_injected(step, name):
+    poddefault.check_second_applied(poddefault.pod(world.kube, _ns(step), name), "team-metadata")
+
+
+@when('I create a pod "{name}" that the PodDefault selects but that sets POD_DEFAULT itself')
+@scenario_step
+def create_conflicting_pod(step, name):
+    step.context.refusal = poddefault.create_pod_expecting_refusal(world.kube, world.settings, _ns(step), name)
+
+
+@then("the pod was refused because of the conflicting env var")
+@scenario_step
+def pod_refused(step):
+    assert "env var 'POD_DEFAULT' from PodDefault add-secret conflicts" in step.context.refusal, step.context.refusal

@@ -20,7 +20,7 @@ RELEASE = "kubeflow"
 NAMESPACE = "kubeflow"
 UPSTREAM_CRDS = ("kubeflow.org_pytorchjobs.yaml", "kubeflow.org_tfjobs.yaml")
 # Images the components use and images the suite's scenarios run.
-COMPONENT_IMAGES = ("busybox", "training-operator")
+COMPONENT_IMAGES = ("busybox", "training-operator", "kubeflow-lite")
 WORKLOAD_IMAGES = ("pytorch-mnist", "tf-mnist", "notebook", "builder-base", "kaniko-executor", "cluster-check")
 
 
@@ -57,6 +57,20 @@ def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
     helm = helm_binary(layout)
     if not helm.exists():
         raise ClusterError(f"{helm} is missing: run `make build`")
+    # Helm installs crds/ only on the first install and never upgrades them: apply them first, always.
+    kubectl = str(layout.binary("kubernetes", "kubectl"))
+    run(
+        [
+            kubectl,
+            f"--kubeconfig={layout.kubeconfig}",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(chart / "crds"),
+        ],
+        "applying the chart's CRDs",
+    )
     run(
         [
             str(helm),
@@ -72,4 +86,10 @@ def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
         ],
         "installing the Kubeflow chart (helm upgrade --install)",
     )
+    # helm's --wait does not hold for every Deployment's availability here; check it directly
+    run(
+        [kubectl, f"--kubeconfig={layout.kubeconfig}", "wait", f"--namespace={NAMESPACE}", "deployment", "--all",
+         "--for=condition=Available", f"--timeout={timeout_seconds}s"],
+        "waiting for the Kubeflow components to be available",
+    )  # fmt: skip
     print(f"[kfcheck up] Kubeflow components ready after {time.monotonic() - started:.0f}s", flush=True)

@@ -13,7 +13,7 @@ from kfcheck.embedded.layout import Layout
 from .conftest import Kubectl
 
 pytestmark = pytest.mark.cluster
-COMPONENTS = ["training-operator"]
+COMPONENTS = ["training-operator", "poddefault-webhook", "notebook-controller"]
 
 
 def test_crds_are_established_and_components_available(kubectl: Kubectl) -> None:

@@ -1,0 +1,31 @@
+@notebook @poddefault
+Feature: PodDefaults configure notebook servers
+  As a data scientist
+  I want my notebook servers to get shared volumes, secrets and settings from PodDefaults
+  So that every notebook of my team starts with what it needs, and nothing leaks to other pods
+
+  Background:
+    Given the Kubeflow notebook controller and PodDefault webhook are available
+    And a ReadWriteMany volume and a Secret for the PodDefault
+    And a PodDefault "add-secret" that injects an env var, a secret-backed env var and the shared volume
+
+  @smoke
+  Scenario: A notebook server selected by the PodDefault gets what it injects and serves JupyterLab
+    When I create a Notebook "notebook" selected by the PodDefault
+    Then the Notebook "notebook" becomes Ready
+    And the Notebook "notebook" serves JupyterLab under its NB_PREFIX from inside the cluster
+    And the pod of Notebook "notebook" carries what PodDefault "add-secret" injects
+
+  Scenario: A pod the PodDefault does not select is left untouched
+    When I create a pod "plain" that the PodDefault does not select
+    Then the pod "plain" has nothing from any PodDefault
+
+  Scenario: Two PodDefaults apply to the same pod
+    Given a second PodDefault "team-metadata" for the same pods
+    When I create a pod "both" that the PodDefault selects
+    Then the pod "both" carries what PodDefault "add-secret" injects
+    And the pod "both" carries what PodDefault "team-metadata" injects
+
+  Scenario: A pod that defines an injected env var differently is refused
+    When I create a pod "conflicting" that the PodDefault selects but that sets POD_DEFAULT itself
+    Then the pod was refused because of the conflicting env var
