@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from radish import given, then, when, world
-
 from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob
 from kfcheck.kube import require_crds
 from kfcheck.radish_support import scenario_step
+from radish import given, then, when, world
 
 NOTEBOOK_CRDS = {"notebooks.kubeflow.org": "Notebook", "poddefaults.kubeflow.org": "PodDefault"}
 
