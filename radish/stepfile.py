@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+from radish import given, then, when, world
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
+
 from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob
 from kfcheck.kube import require_crds
 from kfcheck.radish_support import scenario_step
-from radish import given, then, when, world
 
 NOTEBOOK_CRDS = {"notebooks.kubeflow.org": "Notebook", "poddefaults.kubeflow.org": "PodDefault"}
 

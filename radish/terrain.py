@@ -4,8 +4,12 @@ evidence attached to failed steps, reports normalised at the end."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from radish import after, before, world
 from radish.stepmodel import Step
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
 from kfcheck import diagnostics, namespaces, reports
 from kfcheck.config import ConfigError, Settings
@@ -17,7 +21,6 @@ from kfcheck.radish_support import (
     is_dry_run,
     record_setup_error,
 )
-from radish import after, before, world
 
 
 @before.all
