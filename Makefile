@@ -39,7 +39,7 @@ test: lint unit-tests cluster-tests
 
 # The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
 REPORTS ?= reports
-RADISH_ARGS ?=
+RADISH_ARGS ?= $(if $(CI),--no-ansi --no-line-jump,)
 validate: setup
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
 	@mkdir -p $(REPORTS)
