@@ -18,8 +18,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from kfcheck.redact import redact_text
 from radish import world
+
+from kfcheck.redact import redact_text
 
 SETUP_ERROR = "kfcheck_setup_error"
 

@@ -2,8 +2,9 @@
 
 import os
 
-from kfcheck.radish_support import install_signal_handlers, record_setup_error, scenario_step
 from radish import before, given, then, when
+
+from kfcheck.radish_support import install_signal_handlers, record_setup_error, scenario_step
 
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
