@@ -41,6 +41,13 @@ def configure(features, marker):
     except ClusterUnavailable as error:
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        orphans = namespaces.sweep_orphans(world.kube)
+    except Exception as error:
+        print(f"kfcheck: could not look for namespaces of earlier runs: {error}", file=sys.stderr)
+    else:
+        if orphans:
+            print(f"kfcheck: deleted namespaces of earlier runs that died: {', '.join(orphans)}", file=sys.stderr)
 
 
 @before.each_scenario
@@ -50,7 +57,9 @@ def create_namespace(scenario):
     if is_dry_run():
         return
     try:
-        scenario.context.namespace = namespaces.create(world.kube, world.settings.namespace_prefix, scenario.sentence)
+        scenario.context.namespace = namespaces.create(
+            world.kube, world.settings.namespace_prefix, scenario.sentence, keep=world.settings.keep_namespaces
+        )
     except Exception as error:
         record_setup_error(scenario, error)
 

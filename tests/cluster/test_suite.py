@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from kfcheck import manifests, namespaces
+from kfcheck.config import Settings
 from kfcheck.embedded.layout import REPO_ROOT
+from kfcheck.kube import Kube, connect
 
 from .conftest import Kubectl
 
@@ -40,7 +43,7 @@ def suite_namespaces(kubectl: Kubectl) -> list[str]:
 
 
 def test_ctrl_c_mid_scenario_leaves_no_object_behind(kubectl: Kubectl, kubeconfig: str, tmp_path: Path) -> None:
-    assert not suite_namespaces(kubectl), "namespaces of an earlier run are still there"
+    earlier = set(suite_namespaces(kubectl))  # e.g. another run's, still alive: not this test's business
     report = tmp_path / "cucumber.json"
     run = radish("features/pytorchjob.feature", "--tags", "slow", "--cucumber-json", str(report), kubeconfig=kubeconfig)
     assert run.stdout is not None
@@ -48,13 +51,30 @@ def test_ctrl_c_mid_scenario_leaves_no_object_behind(kubectl: Kubectl, kubeconfi
     for line in run.stdout:  # interrupt once the job has been submitted, while the training runs
         if "succeeds within the training timeout" in line or time.monotonic() > deadline:
             break
-    created = suite_namespaces(kubectl)
+    created = sorted(set(suite_namespaces(kubectl)) - earlier)
     assert created, "the scenario created no namespace before it was interrupted"
     run.send_signal(signal.SIGINT)
     output = run.communicate(timeout=120)[0]
     assert report.exists(), f"no report after Ctrl-C:\n{output}"
     kubectl("wait", "--for=delete", *[f"namespace/{name}" for name in created], "--timeout=180s")
-    assert not suite_namespaces(kubectl)
+    assert not set(created) & set(suite_namespaces(kubectl))
+
+
+def test_a_later_run_deletes_the_namespaces_of_a_run_that_was_killed(kubeconfig: str) -> None:
+    settings = Settings.from_user_data({"kubeconfig": kubeconfig})
+    kube = connect(settings)
+    killed_pid = _pid_of_a_finished_process()
+    orphan = _create_namespace_owned_by(kube, "orphan", killed_pid, keep=False)
+    kept = _create_namespace_owned_by(kube, "kept", killed_pid, keep=True)
+    alive = _create_namespace_owned_by(kube, "alive", os.getpid(), keep=False)
+    try:
+        swept = namespaces.sweep_orphans(kube)
+        assert orphan in swept
+        assert kept not in swept, "a namespace kept on purpose (-u keep_namespaces=true) was deleted"
+        assert alive not in swept, "the namespace of a run that is still alive was deleted"
+    finally:
+        for name in (orphan, kept, alive):
+            namespaces.delete(kube, name)
 
 
 def test_an_image_that_cannot_be_pulled_fails_fast_with_evidence(kubeconfig: str, tmp_path: Path) -> None:
@@ -78,3 +98,18 @@ def test_an_image_that_cannot_be_pulled_fails_fast_with_evidence(kubeconfig: str
     assert "### objects (YAML) of namespace" in evidence
     assert [step["result"]["status"] for step in steps[steps.index(failed[0]) + 1 :]] == ["skipped", "skipped"]
     print(f"image pull failure reported after {elapsed:.1f}s")
+
+
+def _pid_of_a_finished_process() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _create_namespace_owned_by(kube: Kube, what: str, pid: int, *, keep: bool) -> str:
+    name = f"kfcheck-test-{what}-{os.getpid()}"
+    manifests.apply_fixture(
+        kube, "namespace", None, name=name, run_id="test", scenario=f"sweep test ({what})",
+        owner_host=namespaces.OWNER_HOST, owner_pid=pid, keep=str(keep).lower(),
+    )  # fmt: skip
+    return name
