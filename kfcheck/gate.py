@@ -20,9 +20,12 @@ class Verdict:
         return not self.regressions
 
 
-def compare(before: dict[str, str], after: dict[str, str]) -> Verdict:
+def compare(before: dict[str, str], after: dict[str, str], why: dict[str, str] | None = None) -> Verdict:
+    """`why` maps a scenario id to what failed in it after (its failed step and error), for the printout."""
+    why = why or {}
     regressions = [
         f"{scenario}: passed before, {after.get(scenario, 'missing')} after"
+        + (f" — {why[scenario]}" if why.get(scenario) else "")
         for scenario, status in sorted(before.items())
         if status == "passed" and after.get(scenario) != "passed"
     ]
@@ -33,7 +36,15 @@ def compare(before: dict[str, str], after: dict[str, str]) -> Verdict:
 
 
 def compare_files(before: Path, after: Path) -> Verdict:
-    return compare(reports.scenario_statuses(reports.load(before)), reports.scenario_statuses(reports.load(after)))
+    """reports.ReportError when a report is unusable, including a before report without scenarios (it would
+    let any upgrade pass)."""
+    before_statuses = reports.scenario_statuses(reports.load(before))
+    if not before_statuses:
+        raise reports.ReportError(f"{before} has no scenarios: there is nothing to gate on")
+    after_features = reports.load(after)
+    return compare(
+        before_statuses, reports.scenario_statuses(after_features), reports.scenario_failures(after_features)
+    )
 
 
 def render(verdict: Verdict) -> str:

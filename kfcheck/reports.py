@@ -121,6 +121,21 @@ def scenario_statuses(features: list[dict[str, Any]]) -> dict[str, str]:
     return statuses
 
 
+def scenario_failures(features: list[dict[str, Any]]) -> dict[str, str]:
+    """scenario id -> "<failed step>: <first line of its error>" for each failed scenario."""
+    failures = {}
+    for feature in normalise(features):
+        for element in feature.get("elements", []):
+            for step in element.get("steps", []):
+                result = step.get("result", {})
+                if result.get("status") == "failed":
+                    error = (result.get("error_message") or "").strip().splitlines()
+                    sentence = f"{step.get('keyword', '').strip()} {step.get('name', '')}".strip()
+                    failures[element["id"]] = f"{sentence}: {error[0] if error else '(no error message)'}"
+                    break
+    return failures
+
+
 def summary(features: list[dict[str, Any]]) -> str:
     statuses = scenario_statuses(features)
     counts = {status: list(statuses.values()).count(status) for status in ("passed", "failed", "skipped")}

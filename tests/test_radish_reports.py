@@ -160,7 +160,12 @@ def test_gate_command_exit_codes(tmp_path: Path, normalised: list[dict[str, Any]
     assert gate_cli(str(before), str(before)).returncode == 0
     regressed = gate_cli(str(before), str(after))
     assert regressed.returncode == 1
-    assert "everything-passes: passed before, failed after" in regressed.stdout
+    assert "everything-passes: passed before, failed after — " in regressed.stdout
+    assert ": broke" in regressed.stdout  # the failed step and its error are named
+    (tmp_path / "empty.json").write_text("[]")
+    no_scenarios = gate_cli(str(tmp_path / "empty.json"), str(after))
+    assert no_scenarios.returncode == 2, "an empty before report must not let an upgrade pass"
+    assert "nothing to gate on" in no_scenarios.stderr
     (tmp_path / "bad.json").write_text("{not json")
     assert gate_cli(str(before), str(tmp_path / "bad.json")).returncode == 2
 
