@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from kfcheck import manifests, wait
@@ -61,3 +62,29 @@ def services(kube: Kube, namespace: str, job_name: str) -> dict[str, Any]:
     return {
         svc.metadata.name: svc for svc in kube.core.list_namespaced_service(namespace, label_selector=selector).items
     }
+
+
+def wait_replicas_completed(kube: Kube, namespace: str, job_name: str, pods: list[Any], timeout: float) -> None:
+    """Watches each replica pod until it Succeeded; a pod that Failed ends the wait at once.
+
+    A job is Succeeded as soon as its success policy holds (e.g. the master finished), while the kubelet
+    may not yet have reported another replica's exit, so the pods are waited for, not sampled."""
+
+    def pod_failed(pod: dict[str, Any]) -> str | None:
+        if (pod.get("status") or {}).get("phase") == "Failed":
+            return f"replica pod {pod['metadata']['name']} Failed: {wait.pod_summary(kube, namespace)}"
+        return None
+
+    deadline = time.monotonic() + timeout
+    for pod in pods:
+        wait.wait_for(
+            kube,
+            f"replica pod {namespace}/{pod.metadata.name} of {job_name} to complete",
+            kube.core.list_namespaced_pod,
+            namespace,
+            pod.metadata.name,
+            done=lambda seen: (seen.get("status") or {}).get("phase") == "Succeeded",
+            failed=pod_failed,
+            timeout=max(1.0, deadline - time.monotonic()),
+            exists=True,
+        )

@@ -29,13 +29,12 @@ def wait_succeeded(kube: Kube, namespace: str, name: str, timeout: float) -> dic
     return jobs.wait_succeeded(kube, KIND, PLURAL, namespace, name, timeout)
 
 
-def check_replicas_completed(kube: Kube, namespace: str, name: str, workers: int) -> None:
+def check_replicas_completed(kube: Kube, namespace: str, name: str, workers: int, timeout: float) -> None:
     pods = jobs.replica_pods(kube, namespace, name)
     kinds = sorted(jobs.replica_type(pod) for pod in pods)
     expected = sorted(["master"] + ["worker"] * workers)
     assert kinds == expected, f"replica pods {[p.metadata.name for p in pods]} are {kinds}, expected {expected}"
-    not_done = [f"{p.metadata.name}={p.status.phase}" for p in pods if p.status.phase != "Succeeded"]
-    assert not not_done, f"replica pods not Completed: {', '.join(not_done)}"
+    jobs.wait_replicas_completed(kube, namespace, name, pods, timeout)
 
 
 def check_services(kube: Kube, namespace: str, name: str, workers: int) -> None:

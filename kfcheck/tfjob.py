@@ -25,11 +25,10 @@ def wait_succeeded(kube: Kube, namespace: str, name: str, timeout: float) -> dic
     return jobs.wait_succeeded(kube, KIND, PLURAL, namespace, name, timeout)
 
 
-def check_workers_completed(kube: Kube, namespace: str, name: str, workers: int) -> None:
+def check_workers_completed(kube: Kube, namespace: str, name: str, workers: int, timeout: float) -> None:
     pods = [pod for pod in jobs.replica_pods(kube, namespace, name) if jobs.replica_type(pod) == "worker"]
     assert len(pods) == workers, f"{len(pods)} worker pods, expected {workers}"
-    not_done = [f"{p.metadata.name}={p.status.phase}" for p in pods if p.status.phase != "Succeeded"]
-    assert not not_done, f"worker pods not Completed: {', '.join(not_done)}"
+    jobs.wait_replicas_completed(kube, namespace, name, pods, timeout)
 
 
 def check_tf_config(kube: Kube, namespace: str, name: str, workers: int) -> None:

@@ -76,12 +76,14 @@ def wait_for(
     failed: Callable[[dict[str, Any]], str | None] = lambda _obj: None,
     probe_seconds: int = 3,
     watch_pods: bool = True,
+    exists: bool = False,
 ) -> dict[str, Any]:
     """Watches one object until done(obj) holds; returns it (as a dict).
 
     list_function(namespace, **kwargs) lists the object's kind in a namespace (the watch's source).
 
-    failed(obj) returning a message ends the wait with it (e.g. a job condition Failed).
+    failed(obj) returning a message ends the wait with it (e.g. a job condition Failed). With exists=True
+    the object is known to exist already, so finding it gone ends the wait at once.
     """
     deadline = time.monotonic() + timeout
     last_seen: dict[str, Any] | None = None
@@ -116,6 +118,8 @@ def wait_for(
         except ApiException as error:
             if error.status != 410:  # 410 Gone: the watch's resourceVersion expired; re-list
                 raise
+        if exists and last_seen is None:  # a watch starts with the object itself when it exists
+            raise WaitFailed(f"{what}: the object is gone (deleted before it got there)")
         if watch_pods:
             problems = pod_problems(kube, namespace)
             if problems:

@@ -58,7 +58,7 @@ def pytorchjob_trains(step, name):
 @then('every replica pod of "{name}" has completed')
 @scenario_step
 def pytorch_replicas_completed(step, name):
-    pytorchjob.check_replicas_completed(world.kube, _ns(step), name, step.context.workers)
+    pytorchjob.check_replicas_completed(world.kube, _ns(step), name, step.context.workers, world.settings.timeout)
 
 
 @then('"{name}" has a headless Service for each of its replicas')
@@ -118,7 +118,7 @@ def tf_config(step, name):
 @then('every worker pod of "{name}" has completed')
 @scenario_step
 def tf_workers_completed(step, name):
-    tfjob.check_workers_completed(world.kube, _ns(step), name, step.context.workers)
+    tfjob.check_workers_completed(world.kube, _ns(step), name, step.context.workers, world.settings.timeout)
 
 
 @then('worker 0 of "{name}" reports a validation cross entropy and accuracy within the accepted limits')
