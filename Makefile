@@ -24,8 +24,9 @@ status:
 	@$(PYTHON) -m kfcheck.embedded status
 
 lint: setup
-	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components
-	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components
+	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench
+	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components bench
+	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
 	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster

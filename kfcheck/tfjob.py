@@ -53,18 +53,17 @@ def check_tf_config(kube: Kube, namespace: str, name: str, workers: int) -> None
         assert f"{name}-{replica}-{index}" in found, f"no Service {name}-{replica}-{index}; found {sorted(found)}"
 
 
-def chief_results(kube: Kube, namespace: str, name: str) -> dict[str, float]:
+def check_results(
+    kube: Kube, namespace: str, name: str, max_cross_entropy: float, min_accuracy: float
+) -> dict[str, float]:
+    """The chief's (worker 0's) validation cross entropy and accuracy, checked against the limits."""
     log = jobs.pod_log(kube, namespace, f"{name}-worker-0", CONTAINER)
-    return training_logs.tensorflow_results(log) | {"data": training_logs.data_description(log)}  # type: ignore[dict-item]
-
-
-def check_results(kube: Kube, namespace: str, name: str, max_cross_entropy: float, min_accuracy: float) -> dict:
-    results = chief_results(kube, namespace, name)
+    results = training_logs.tensorflow_results(log)
+    data = training_logs.data_description(log)
     assert results["cross_entropy"] <= max_cross_entropy, (
-        f"validation cross entropy {results['cross_entropy']:.4f} is above {max_cross_entropy:.4f} "
-        f"(measured on {results['data']})"
+        f"validation cross entropy {results['cross_entropy']:.4f} is above {max_cross_entropy:.4f} (measured on {data})"
     )
     assert results["accuracy"] >= min_accuracy, (
-        f"validation accuracy {results['accuracy']:.4f} is below {min_accuracy:.4f} (measured on {results['data']})"
+        f"validation accuracy {results['accuracy']:.4f} is below {min_accuracy:.4f} (measured on {data})"
     )
     return results

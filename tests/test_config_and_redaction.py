@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kfcheck.config import ConfigError, Settings
@@ -47,7 +49,7 @@ def test_bad_values_are_refused_with_the_reason(key: str, value: str, message: s
 
 
 def test_secret_values_are_redacted_in_objects() -> None:
-    secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"secret_key": "c2VjcmV0"}}
+    secret: dict[str, Any] = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"secret_key": "c2VjcmV0"}}
     assert redact_object(secret)["data"] == {"secret_key": REDACTED}
     pod = {"kind": "Pod", "spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "value": "hunter2"},
                                                            {"name": "POD_DEFAULT", "value": "enabled"}]}]}}  # fmt: skip

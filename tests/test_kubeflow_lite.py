@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "components"))
 from kubeflow_lite.notebook_controller import service, stateful_set
 from kubeflow_lite.poddefault_webhook import Conflict, apply_poddefaults, patch_between, selector_matches
 
-POD = {"metadata": {"name": "p", "labels": {"add": "true"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+POD: dict[str, Any] = {
+    "metadata": {"name": "p", "labels": {"add": "true"}},
+    "spec": {"containers": [{"name": "c", "image": "i"}]},
+}
 
 
 def poddefault(name: str, **spec: object) -> dict:

@@ -164,7 +164,7 @@ def wait_until(
         time.sleep(interval)
 
 
-def run(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None, **kwargs: object) -> str:
+def run(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
     """Runs a short command; raises ClusterError naming `what` and the command's output on failure."""
     result = subprocess.run(
         list(argv),
@@ -172,7 +172,7 @@ def run(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None, **
         text=True,
         env={**os.environ, **(env or {})},
         check=False,
-        **kwargs,  # type: ignore[arg-type]
+        cwd=cwd,
     )
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
