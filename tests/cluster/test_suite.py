@@ -79,25 +79,22 @@ def test_a_later_run_deletes_the_namespaces_of_a_run_that_was_killed(kubeconfig:
 
 def test_an_image_that_cannot_be_pulled_fails_fast_with_evidence(kubeconfig: str, tmp_path: Path) -> None:
     report = tmp_path / "cucumber.json"
-    started = time.monotonic()
     run = radish(
         "features/pytorchjob.feature", "--tags", "slow", "--cucumber-json", str(report),
         "-u", "pytorch_image=127.0.0.1:5000/no-such-image:1", kubeconfig=kubeconfig,
     )  # fmt: skip
-    output = run.communicate(timeout=600)[0]
-    elapsed = time.monotonic() - started
+    output = run.communicate(timeout=600)[0]  # the training timeout is 1800s: only the visible cause ends it
     assert run.returncode == 1, output
-    assert elapsed < 120, f"the failure took {elapsed:.0f}s to surface (training timeout is 1800s)"
     steps = json.loads(report.read_text())[0]["elements"][0]["steps"]
     failed = [step for step in steps if step["result"]["status"] == "failed"]
     assert len(failed) == 1
     assert "the image cannot be pulled" in failed[0]["result"]["error_message"]
+    assert "timed out" not in failed[0]["result"]["error_message"]
     evidence = "\n".join(base64.b64decode(e["data"]).decode() for e in failed[0].get("embeddings", []))
     assert "### events of namespace" in evidence
     assert "no-such-image" in evidence
     assert "### objects (YAML) of namespace" in evidence
     assert [step["result"]["status"] for step in steps[steps.index(failed[0]) + 1 :]] == ["skipped", "skipped"]
-    print(f"image pull failure reported after {elapsed:.1f}s")
 
 
 def _pid_of_a_finished_process() -> int:
