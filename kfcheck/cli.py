@@ -23,7 +23,10 @@ def _gate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     try:
         reports.normalise_file(args.cucumber_json)
-        print(f"{args.cucumber_json}: {reports.summary(reports.load(args.cucumber_json))}")
+        features = reports.load(args.cucumber_json)
+        print(f"{args.cucumber_json}: {reports.summary(features)}")
+        for scenario, why in reports.scenario_failures(features).items():
+            print(f"  failed: {scenario}: {why}")
         if not args.no_html:
             html = reports.render_html(args.cucumber_json, args.cucumber_json.with_suffix(".html"))
             print(f"HTML report: {html}")

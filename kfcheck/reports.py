@@ -122,7 +122,7 @@ def scenario_statuses(features: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def scenario_failures(features: list[dict[str, Any]]) -> dict[str, str]:
-    """scenario id -> "<failed step>: <first line of its error>" for each failed scenario."""
+    """scenario id -> "<failed step> (failed after <s>): <first line of its error>" for each failed scenario."""
     failures = {}
     for feature in normalise(features):
         for element in feature.get("elements", []):
@@ -131,7 +131,9 @@ def scenario_failures(features: list[dict[str, Any]]) -> dict[str, str]:
                 if result.get("status") == "failed":
                     error = (result.get("error_message") or "").strip().splitlines()
                     sentence = f"{step.get('keyword', '').strip()} {step.get('name', '')}".strip()
-                    failures[element["id"]] = f"{sentence}: {error[0] if error else '(no error message)'}"
+                    nanoseconds = result.get("duration")
+                    after = f" (failed after {nanoseconds / 1e9:.1f}s)" if nanoseconds is not None else ""
+                    failures[element["id"]] = f"{sentence}{after}: {error[0] if error else '(no error message)'}"
                     break
     return failures
 

@@ -170,6 +170,19 @@ def test_gate_command_exit_codes(tmp_path: Path, normalised: list[dict[str, Any]
     assert gate_cli(str(before), str(tmp_path / "bad.json")).returncode == 2
 
 
+def test_report_command_names_each_failed_step_with_its_duration_and_error(
+    tmp_path: Path, normalised: list[dict[str, Any]]
+) -> None:
+    report = tmp_path / "cucumber.json"
+    report.write_text(json.dumps(normalised))
+    printed = subprocess.run([sys.executable, "-m", "kfcheck", "report", "--no-html", str(report)],
+                             capture_output=True, text=True, check=False, cwd=FIXTURES.parents[1])  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    failed_lines = [line for line in printed.stdout.splitlines() if line.startswith("  failed: ")]
+    assert len(failed_lines) == 2
+    assert any("(failed after " in line and "expected 6, got 5" in line for line in failed_lines)
+
+
 def test_html_report_is_rendered_from_the_cucumber_json(tmp_path: Path, normalised: list[dict[str, Any]]) -> None:
     report = tmp_path / "cucumber.json"
     report.write_text(json.dumps(normalised))
