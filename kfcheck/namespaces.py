@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
 import socket
+from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from kfcheck import manifests
+from kfcheck.config import ConfigError
 from kfcheck.kube import Kube
 
 MANAGED_BY = "app.kubernetes.io/managed-by=kfcheck"
-RUN_ID = secrets.token_hex(4)  # this process's run; leftovers are swept by it
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+@functools.cache
+def run_id() -> str:
+    """This process's run id (a label on everything it creates; leftovers are swept by it): random, or
+    KFCHECK_RUN_ID to name a run (e.g. after a CI job id). Two live runs must not share one."""
+    chosen = os.environ.get("KFCHECK_RUN_ID", "")
+    if not chosen:
+        return secrets.token_hex(4)
+    if not _LABEL_VALUE.match(chosen):
+        raise ConfigError(
+            f"KFCHECK_RUN_ID={chosen!r} is not a Kubernetes label value: use at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit"
+        )
+    return chosen
+
+
 OWNER_HOST = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname())[:63].strip("-.") or "unknown"
 
 
@@ -21,13 +41,20 @@ def slug(text: str, length: int) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:length].strip("-") or "scenario"
 
 
-def create(kube: Kube, prefix: str, scenario: str, *, keep: bool = False) -> str:
+def namespace_object(prefix: str, scenario: str, *, keep: bool = False, run: str | None = None) -> dict[str, Any]:
+    """The Namespace of one scenario, from fixtures/namespace.yaml (the scenario's name as given)."""
     name = f"{prefix}-{slug(scenario, 40)}-{secrets.token_hex(3)}"
-    manifests.apply_fixture(
-        kube, "namespace", None, name=name, run_id=RUN_ID, scenario=scenario[:200],
-        owner_host=OWNER_HOST, owner_pid=os.getpid(), keep=str(keep).lower(),
+    (namespace,) = manifests.render(
+        "namespace", name=name, run_id=run or run_id(), scenario=scenario[:200],
+        owner_host=OWNER_HOST, owner_pid=str(os.getpid()), keep=str(keep).lower(),
     )  # fmt: skip
-    return name
+    return namespace
+
+
+def create(kube: Kube, prefix: str, scenario: str, *, keep: bool = False) -> str:
+    namespace = namespace_object(prefix, scenario, keep=keep)
+    manifests.create(kube, [namespace], None)
+    return str(namespace["metadata"]["name"])
 
 
 def delete(kube: Kube, name: str) -> None:
@@ -38,9 +65,9 @@ def delete(kube: Kube, name: str) -> None:
             raise
 
 
-def sweep(kube: Kube, run_id: str = RUN_ID) -> list[str]:
+def sweep(kube: Kube) -> list[str]:
     """Deletes every namespace this run created that is still there (after an interrupt)."""
-    selector = f"{MANAGED_BY},kfcheck/run-id={run_id}"
+    selector = f"{MANAGED_BY},kfcheck/run-id={run_id()}"
     names = [
         ns.metadata.name
         for ns in kube.core.list_namespace(label_selector=selector).items

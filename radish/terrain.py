@@ -29,6 +29,7 @@ def configure(features, marker):
     check_tag_expression()
     try:
         world.settings = Settings.from_user_data(world.config.user_data)
+        namespaces.run_id()
     except ConfigError as error:
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -107,6 +107,6 @@ def _create_namespace_owned_by(kube: Kube, what: str, pid: int, *, keep: bool) -
     name = f"kfcheck-test-{what}-{os.getpid()}"
     manifests.apply_fixture(
         kube, "namespace", None, name=name, run_id="test", scenario=f"sweep test ({what})",
-        owner_host=namespaces.OWNER_HOST, owner_pid=pid, keep=str(keep).lower(),
+        owner_host=namespaces.OWNER_HOST, owner_pid=str(pid), keep=str(keep).lower(),
     )  # fmt: skip
     return name
