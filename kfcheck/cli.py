@@ -17,7 +17,7 @@ def _gate(args: argparse.Namespace) -> int:
         print(f"kfcheck gate: {error}", file=sys.stderr)
         return 2
     print(gate.render(verdict))
-    return 0 if verdict.passed else 1
+    return verdict.exit_code
 
 
 def _report(args: argparse.Namespace) -> int:

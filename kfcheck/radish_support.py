@@ -20,7 +20,11 @@ from typing import Any
 
 from radish import world
 
+from kfcheck.config import ConfigError
+from kfcheck.kube import ClusterUnavailable
+from kfcheck.manifests import FixtureError
 from kfcheck.redact import redact_text
+from kfcheck.reports import COULD_NOT_RUN
 
 SETUP_ERROR = "kfcheck_setup_error"
 
@@ -53,9 +57,18 @@ def record_setup_error(scenario: Any, error: BaseException) -> None:
     setattr(scenario.context, SETUP_ERROR, error)
 
 
+class CouldNotRun(RuntimeError):
+    """The suite itself could not test (its set-up, a fixture, the connection), so the scenario says
+    nothing about Kubeflow; reports and the gate tell it from a failure by the message's prefix."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{COULD_NOT_RUN}: {cause.__class__.__name__}: {cause}")
+
+
 def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
-    """Wraps a step that works on the cluster: skipped under --dry-run; fails with the scenario's set-up
-    error if its set-up hook failed."""
+    """Wraps a step that works on the cluster: skipped under --dry-run; fails as "could not run" with the
+    scenario's set-up error if its set-up hook failed, or when the suite's own fixtures, settings or
+    connection fail in the step."""
 
     @functools.wraps(function)
     def run(step: Any, *args: Any, **kwargs: Any) -> None:
@@ -64,8 +77,11 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
             return
         error = getattr(step.context, SETUP_ERROR, None)
         if error is not None:
-            raise AssertionError(f"the scenario's set-up failed: {error}") from error
-        function(step, *args, **kwargs)
+            raise CouldNotRun(error) from error
+        try:
+            function(step, *args, **kwargs)
+        except (FixtureError, ConfigError, ClusterUnavailable) as suite_error:
+            raise CouldNotRun(suite_error) from suite_error
 
     return run
 
