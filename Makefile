@@ -6,7 +6,7 @@ export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
 PYTHON := $(KFCHECK_CACHE)/venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup build up down status test unit-tests cluster-tests lint validate
+.PHONY: setup build up down status test unit-tests cluster-tests fault-tests lint validate
 
 setup:
 	@cluster/setup-host.sh
@@ -29,14 +29,21 @@ lint: setup
 	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
-	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster
+	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
 
 cluster-tests: up
 	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
 
-# The project's tests: lint, unit tests, the real cluster's tests, then the full radish run (make validate).
+# Faults on the real cluster (API server stopped during training, make up during a shutdown, ...):
+# disruptive by design, so they run last and alone.
+fault-tests: up
+	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
+
+# The project's tests: lint, unit tests, the real cluster's tests, the full radish run (make validate),
+# then the fault tests.
 test: lint unit-tests cluster-tests
 	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig
+	@$(MAKE) --no-print-directory fault-tests
 
 # The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
 REPORTS ?= reports

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from kfcheck import manifests
+from kfcheck import manifests, wait
 from kfcheck.config import ConfigError
 from kfcheck.kube import Kube
 
@@ -57,20 +57,31 @@ def create(kube: Kube, prefix: str, scenario: str, *, keep: bool = False) -> str
     return str(namespace["metadata"]["name"])
 
 
-def delete(kube: Kube, name: str) -> None:
-    try:
-        kube.core.delete_namespace(name, propagation_policy="Background")
-    except ApiException as error:
-        if error.status != 404:
-            raise
+CLEANUP_SECONDS = 90  # how long a cleanup rides out an API outage before leaving it to the next run's sweep
+
+
+def delete(kube: Kube, name: str, timeout: float = CLEANUP_SECONDS) -> None:
+    """Deletes the namespace (in the background), through API outages of up to `timeout` seconds."""
+
+    def request() -> None:
+        try:
+            kube.core.delete_namespace(name, propagation_policy="Background")
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    wait.retrying(f"deleting namespace {name}", request, timeout)
 
 
 def sweep(kube: Kube) -> list[str]:
     """Deletes every namespace this run created that is still there (after an interrupt)."""
     selector = f"{MANAGED_BY},kfcheck/run-id={run_id()}"
+    listed = wait.retrying(
+        "listing this run's namespaces", lambda: kube.core.list_namespace(label_selector=selector), CLEANUP_SECONDS
+    )
     names = [
         ns.metadata.name
-        for ns in kube.core.list_namespace(label_selector=selector).items
+        for ns in listed.items
         if ns.metadata.deletion_timestamp is None  # already being deleted by its scenario's cleanup
     ]
     for name in names:

@@ -4,18 +4,89 @@ Between watch events (at most every `probe_seconds`) the pods of the namespace a
 causes that will not go away by themselves: an image that cannot be pulled, a crash loop, a bad
 container config. Those end the wait at once with the cause, instead of at the deadline. A timeout
 reports what was last seen of the object and of its pods.
+
+The API server going away (connection refused or reset, 5xx, 429) is not a cause: waits, cleanups and
+sweeps retry with backoff until their own deadline, and say how long the API was away (printed, and kept
+in `outages` for the report).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import urllib3
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from kfcheck.kube import Kube
+
+T = TypeVar("T")
+TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+outages: list[str] = []  # what each outage was, for the step that saw it (taken by the radish hooks)
+
+
+def is_transient(error: BaseException) -> bool:
+    """An error that says the API server is away or busy, not that the request was wrong."""
+    if isinstance(error, ApiException):
+        return error.status in TRANSIENT_STATUSES
+    return isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
+
+
+class ApiAway:
+    """Tracks one outage of the API server during a wait: backoff while away, a notice when it is back."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.since, self.cause, self.pause = what, 0.0, "", 0.5
+
+    def failed(self, error: BaseException, deadline: float) -> None:
+        """Sleeps a backoff (never past the deadline) after a transient error; re-raises any other error."""
+        if not is_transient(error):
+            raise error
+        if not self.since:
+            self.since, self.cause = time.monotonic(), f"{error.__class__.__name__}: {str(error)[:160]}"
+            print(f"kfcheck: the API server is not answering while {self.what} ({self.cause}); retrying", flush=True)
+        time.sleep(max(0.0, min(self.pause, deadline - time.monotonic())))
+        self.pause = min(self.pause * 2, 5.0)
+
+    def answered(self) -> None:
+        if self.since:
+            notice = (
+                f"the API server was away for {time.monotonic() - self.since:.1f}s while {self.what} ({self.cause})"
+            )
+            print(f"kfcheck: {notice}; went on", flush=True)
+            outages.append(notice)
+            self.since, self.pause = 0.0, 0.5
+
+    def away_for(self) -> str:
+        return (
+            f"; the API server has not answered for {time.monotonic() - self.since:.0f}s ({self.cause})"
+            if self.since
+            else ""
+        )
+
+
+def retrying(what: str, call: Callable[[], T], timeout: float) -> T:
+    """call() retried through API server outages until the timeout; other errors are raised at once."""
+    deadline, away = time.monotonic() + timeout, ApiAway(what)
+    while True:
+        try:
+            result = call()
+        except Exception as error:
+            if time.monotonic() >= deadline:
+                raise
+            away.failed(error, deadline)
+            continue
+        away.answered()
+        return result
+
+
+def take_outages() -> list[str]:
+    taken = list(outages)
+    outages.clear()
+    return taken
+
 
 FATAL_WAITING_REASONS = {
     "ErrImagePull": "the image cannot be pulled",
@@ -88,13 +159,15 @@ def wait_for(
     deadline = time.monotonic() + timeout
     last_seen: dict[str, Any] | None = None
     field_selector = f"metadata.name={name}"
+    away = ApiAway(f"waiting for {what}")
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            pods = pod_summary(kube, namespace) if watch_pods else ""
+            pods = _pods_if_answering(kube, namespace) if watch_pods else ""
             raise WaitFailed(
                 f"timed out after {timeout:.0f}s waiting for {what}; last seen: {describe(last_seen)}"
                 + (f"; pods: {pods}" if pods else "")
+                + away.away_for()
             )
         stream = watch.Watch()
         try:
@@ -103,7 +176,9 @@ def wait_for(
                 namespace,
                 field_selector=field_selector,
                 timeout_seconds=max(1, min(probe_seconds, int(remaining))),
+                _request_timeout=probe_seconds + 30,  # a server that stopped answering mid-watch is an outage
             ):
+                away.answered()
                 obj = event["object"]
                 last_seen = obj if isinstance(obj, dict) else kube.api.sanitize_for_serialization(obj)
                 if event["type"] == "DELETED":
@@ -115,15 +190,29 @@ def wait_for(
                 if message:
                     stream.stop()
                     raise WaitFailed(f"{what}: {message}")
+            if watch_pods:
+                problems = pod_problems(kube, namespace)
+                if problems:
+                    raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
         except ApiException as error:
             if error.status != 410:  # 410 Gone: the watch's resourceVersion expired; re-list
-                raise
+                away.failed(error, deadline)
+            continue
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            away.failed(error, deadline)
+            continue
+        away.answered()
         if exists and last_seen is None:  # a watch starts with the object itself when it exists
             raise WaitFailed(f"{what}: the object is gone (deleted before it got there)")
-        if watch_pods:
-            problems = pod_problems(kube, namespace)
-            if problems:
-                raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
+
+
+def _pods_if_answering(kube: Kube, namespace: str) -> str:
+    try:
+        return pod_summary(kube, namespace)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        return "(not known: the API server does not answer)"
 
 
 def describe(obj: dict[str, Any] | None) -> str:

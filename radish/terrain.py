@@ -11,7 +11,7 @@ from radish.stepmodel import Step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import diagnostics, namespaces, reports
+from kfcheck import diagnostics, namespaces, reports, wait
 from kfcheck.config import ConfigError, Settings
 from kfcheck.kube import ClusterUnavailable, connect, require_crds
 from kfcheck.radish_support import (
@@ -67,6 +67,8 @@ def create_namespace(scenario):
 
 @after.each_step
 def attach_evidence_on_failure(step):
+    for outage in wait.take_outages():  # the step rode out an API server outage: say so in the report
+        step.embed(outage)
     namespace = getattr(step.context, "namespace", None)
     if step.state is not Step.State.FAILED or namespace is None or world.kube is None:
         return
@@ -87,7 +89,11 @@ def delete_namespace(scenario):
     try:
         namespaces.delete(world.kube, namespace)
     except Exception as error:
-        print(f"kfcheck: could not delete namespace {namespace}: {error}", file=sys.stderr)
+        print(
+            f"kfcheck: could not delete namespace {namespace} ({error}); the next run on this host deletes it "
+            "(its owner process will be gone)",
+            file=sys.stderr,
+        )
 
 
 @after.all(order=1)  # after radish's own writers (order 100), so their files exist

@@ -9,6 +9,7 @@ running and waits until the node is Ready; a run after `kill -9` of everything o
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
@@ -37,12 +39,14 @@ from kfcheck.embedded.layout import (
 from kfcheck.embedded.processes import (
     ClusterError,
     HostProcess,
+    ProcessExited,
     log_tail,
     run,
     running_pid,
     start,
     stop,
     stop_pid,
+    untracked_instances,
     wait_until,
 )
 
@@ -402,10 +406,31 @@ def ensure_node_configs(layout: Layout) -> None:
 
 
 def start_checked(layout: Layout, name: str) -> HostProcess:
+    """Starts the component unless it runs. An untracked instance of it (still shutting down after a
+    stop, or its PID file lost) is stopped first, so that it releases the component's ports."""
     process = processes(layout)[name]
     if running_pid(process, layout) is None:
+        for pid in untracked_instances(process, layout):
+            log(f"{name}: an earlier instance (pid {pid}) is still there; stopping it first")
+            stop_pid(pid, grace_seconds=30)
         check_port_free(name, layout)
         start(process, layout)
+    return process
+
+
+def start_ready(layout: Layout, name: str, what: str, ready: Callable[[], bool], timeout: float) -> HostProcess:
+    """Starts the component and waits until ready() holds. An instance that was already running but exits
+    during the wait (it was shutting down) is replaced once; one started here that exits is an error."""
+    was_running = running_pid(processes(layout)[name], layout) is not None
+    process = start_checked(layout, name)
+    try:
+        wait_until(what, ready, timeout, process, layout)
+    except ProcessExited:
+        if not was_running:
+            raise
+        log(f"{name} was shutting down; starting it again")
+        process = start_checked(layout, name)
+        wait_until(what, ready, timeout, process, layout)
     return process
 
 
@@ -438,25 +463,19 @@ def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> Non
     ensure_pki(layout)
     ensure_node_configs(layout)
 
-    etcd = start_checked(layout, "etcd")
-    wait_until("etcd health", lambda: http_ok("http://127.0.0.1:2381/health"), 60, etcd, layout)
-    apiserver = start_checked(layout, "kube-apiserver")
-    wait_until(
-        "kube-apiserver /readyz", lambda: https_ok(f"https://{NODE_IP}:6443/readyz", layout), 120, apiserver, layout
-    )
+    start_ready(layout, "etcd", "etcd health", lambda: http_ok("http://127.0.0.1:2381/health"), 60)
+    readyz = f"https://{NODE_IP}:6443/readyz"
+    start_ready(layout, "kube-apiserver", "kube-apiserver /readyz", lambda: https_ok(readyz, layout), 120)
     log("API server ready")
     apply_manifest(layout, "admin-rbac.yaml", kubeconfig=kubeconfig_for(layout, "super-admin"))
     start_checked(layout, "kube-controller-manager")
     start_checked(layout, "kube-scheduler")
-    containerd = start_checked(layout, "containerd")
-    wait_until("containerd's socket", lambda: unix_socket_answers(layout.containerd_socket), 30, containerd, layout)
-    kubelet = start_checked(layout, "kubelet")
-    wait_until("kubelet healthz", lambda: http_ok("http://127.0.0.1:10248/healthz"), 60, kubelet, layout)
-    proxy = start_checked(layout, "kube-proxy")
+    socket_answers = functools.partial(unix_socket_answers, layout.containerd_socket)
+    start_ready(layout, "containerd", "containerd's socket", socket_answers, 30)
+    start_ready(layout, "kubelet", "kubelet healthz", lambda: http_ok("http://127.0.0.1:10248/healthz"), 60)
     apply_manifest(layout, "coredns-rbac.yaml")
-    dns = start_checked(layout, "coredns")
-    wait_until("CoreDNS ready", lambda: http_ok("http://127.0.0.1:18181/ready"), 60, dns, layout)
-    wait_until("kube-proxy healthz", lambda: port_in_use("127.0.0.1", 10256), 60, proxy, layout)
+    start_ready(layout, "coredns", "CoreDNS ready", lambda: http_ok("http://127.0.0.1:18181/ready"), 60)
+    start_ready(layout, "kube-proxy", "kube-proxy healthz", lambda: port_in_use("127.0.0.1", 10256), 60)
     network.ensure_guard_first()
     apply_manifest(layout, "storage.yaml")
     apply_manifest(layout, "registry-service.yaml")
