@@ -69,6 +69,6 @@ upgrade-gate: setup
 	@mkdir -p $(REPORTS)
 	@export KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig}; \
 	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/before.json $(RADISH_ARGS); \
-	$(KFCHECK_CACHE)/bin/helm-*/helm upgrade kubeflow $(KFCHECK_STATE)/chart/kubeflow -n kubeflow --reuse-values $(UPGRADE_SET) --wait --timeout 1200s || exit 1; \
+	$(PYTHON) -m kfcheck upgrade $(UPGRADE_SET) || exit 1; \
 	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/after.json $(RADISH_ARGS); \
 	$(PYTHON) -m kfcheck gate $(REPORTS)/before.json $(REPORTS)/after.json

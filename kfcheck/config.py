@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +25,27 @@ class ConfigError(ValueError):
     """Bad user data: the message says which key, what is wrong and how to fix it."""
 
 
+def state_dir() -> Path:
+    """Where the embedded cluster keeps its state (`$KFCHECK_STATE`, default ~/.local/state/kfcheck)."""
+    return Path(os.environ.get("KFCHECK_STATE", Path.home() / ".local" / "state" / "kfcheck"))
+
+
+CLUSTER_STATE = "cluster.json"  # written by `make up`: where the embedded cluster and its tools are
+
+
+def embedded_cluster() -> dict[str, str]:
+    """What `make up` recorded about the embedded cluster (kubeconfig, helm, chart, ...), or {} without one."""
+    try:
+        recorded = json.loads((state_dir() / CLUSTER_STATE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(key): str(value) for key, value in recorded.items()} if isinstance(recorded, dict) else {}
+
+
 def _default_kubeconfig() -> str:
     if os.environ.get("KUBECONFIG"):
         return os.environ["KUBECONFIG"].split(os.pathsep)[0]
-    state = Path(os.environ.get("KFCHECK_STATE", Path.home() / ".local" / "state" / "kfcheck"))
-    return str(state / "kubeconfig")
+    return embedded_cluster().get("kubeconfig") or str(state_dir() / "kubeconfig")
 
 
 def _positive_int(text: str) -> int:
@@ -106,12 +124,21 @@ class Settings:
     tf_train_steps: int = _setting(4000, _positive_int, "global training steps of the TensorFlow training")
     kubeflow_namespace: str = _setting("kubeflow", _text, "namespace of the Kubeflow components")
     helm_release: str = _setting("kubeflow", _text, "Helm release of the Kubeflow chart")
-    chart: str = _setting("", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart)")
+    chart: str = _setting(
+        "", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart, on that cluster only)"
+    )
+    helm: str = _setting("", _text, "helm binary (default: the one `make up` recorded, else helm on PATH)")
     keep_namespaces: bool = _setting(False, _boolean, "keep each scenario's namespace for debugging")
 
     def __post_init__(self) -> None:
+        embedded = embedded_cluster()
+        kubeconfig = self.kubeconfig or _default_kubeconfig()
+        recorded = embedded.get("kubeconfig", "")
+        on_embedded = bool(recorded) and os.path.realpath(kubeconfig) == os.path.realpath(recorded)
         derived = {
-            "kubeconfig": self.kubeconfig or _default_kubeconfig(),
+            "kubeconfig": kubeconfig,
+            "chart": self.chart or (embedded.get("chart", "") if on_embedded else ""),
+            "helm": self.helm or embedded.get("helm") or shutil.which("helm") or "",
             "pytorch_image": self.pytorch_image or f"{self.registry}/pytorch-mnist:{self.image_tag}",
             "tf_image": self.tf_image or f"{self.registry}/tf-mnist:{self.image_tag}",
             "busybox_image": self.busybox_image or f"{self.registry}/busybox:{self.image_tag}",

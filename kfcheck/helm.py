@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 from kfcheck.config import Settings
@@ -18,34 +17,16 @@ class HelmError(RuntimeError):
     pass
 
 
-def helm_binary() -> str:
-    if os.environ.get("KFCHECK_HELM"):
-        return os.environ["KFCHECK_HELM"]
-    from kfcheck.embedded.layout import Layout  # the embedded cluster's Helm, built from its module
-
-    built = Layout.from_env().binary("helm", "helm")
-    if built.exists():
-        return str(built)
-    found = shutil.which("helm")
-    if not found:
-        raise HelmError("no helm binary: set KFCHECK_HELM, put helm on PATH, or run `make build`")
-    return found
-
-
 def chart(settings: Settings) -> str:
-    if settings.chart:
-        return settings.chart
-    from kfcheck.embedded.kubeflow import staged_chart
-    from kfcheck.embedded.layout import Layout
-
-    staged = staged_chart(Layout.from_env())
-    if not staged.exists():
-        raise HelmError(f"no chart at {staged}: run `make up`, or give -u chart=PATH")
-    return str(staged)
+    if not settings.chart:
+        raise HelmError("no chart to upgrade the release with: give -u chart=PATH (the embedded cluster's is known)")
+    return settings.chart
 
 
 def _helm(settings: Settings, *args: str, timeout: int) -> str:
-    argv = [helm_binary(), f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}", *args]
+    if not settings.helm:
+        raise HelmError("no helm binary: give -u helm=PATH, put helm on PATH, or run `make up` (it records its own)")
+    argv = [settings.helm, f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}", *args]
     if settings.context:
         argv.append(f"--kube-context={settings.context}")
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60, check=False)
@@ -54,21 +35,37 @@ def _helm(settings: Settings, *args: str, timeout: int) -> str:
     return result.stdout
 
 
-def upgrade_resources(settings: Settings, resources: dict[str, dict[str, str]]) -> None:
-    """helm upgrade <release> <chart> --reuse-values --set componentResources.<kind>.<name>=... --wait."""
-    sets = [
-        f"componentResources.{kind}.{name}={value}"
-        for kind, values in resources.items()
-        for name, value in values.items()
-    ]
+def upgrade(settings: Settings, sets: list[str], timeout: int | None = None) -> None:
+    """helm upgrade <release> <chart> --reuse-values --set ... --wait: the operator's values stay."""
+    seconds = timeout or settings.timeout
     arguments = [item for value in sets for item in ("--set", value)]
     _helm(settings, "upgrade", settings.helm_release, chart(settings), "--reuse-values", *arguments, "--wait",
-          f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+          f"--timeout={seconds}s", timeout=seconds)  # fmt: skip
 
 
-def restore_defaults(settings: Settings) -> None:
-    _helm(settings, "upgrade", settings.helm_release, chart(settings), "--reset-values", "--wait",
-          f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+def upgrade_resources(settings: Settings, resources: dict[str, dict[str, str]]) -> None:
+    """The release upgraded with componentResources.<kind>.<name>=... (every other value as it was)."""
+    upgrade(settings, [f"componentResources.{kind}.{name}={value}" for kind, values in resources.items()
+                       for name, value in values.items()])  # fmt: skip
+
+
+def revision(settings: Settings) -> int:
+    """The release's current revision (`helm status`)."""
+    status = json.loads(_helm(settings, "status", settings.helm_release, "--output=json", timeout=60))
+    return int(status["version"])
+
+
+def restorer(settings: Settings) -> Callable[[], None]:
+    """Records the release's revision now; the returned cleanup rolls the release back to it, which keeps
+    every value the operator had set (an upgrade with --reset-values would drop them)."""
+    before = revision(settings)
+
+    def restore() -> None:
+        if revision(settings) != before:
+            _helm(settings, "rollback", settings.helm_release, str(before), "--wait",
+                  f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+
+    return restore
 
 
 def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, Any]]:

@@ -168,7 +168,7 @@ def components_have_resources(step):
 @when("I upgrade the Kubeflow release with these componentResources:")
 @scenario_step
 def upgrade_release(step):
-    step.context.cleanups.append(lambda: helm.restore_defaults(world.settings))  # the suite leaves it as found
+    step.context.cleanups.append(helm.restorer(world.settings))  # rolls back to this revision afterwards
     helm.upgrade_resources(world.settings, helm.parse_table(step.table))
 
 

@@ -485,6 +485,7 @@ def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> Non
     if with_kubeflow:
         kubeflow.install(layout)
         log(f"cluster with Kubeflow ready after {time.monotonic() - started:.0f}s")
+    kubeflow.record_cluster(layout, with_kubeflow=with_kubeflow)
 
 
 def wait_node_ready(layout: Layout, timeout: int = 180) -> None:
