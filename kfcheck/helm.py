@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
+from kfcheck.capabilities import Unavailable
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
 
@@ -15,6 +16,23 @@ COMPONENT_LABEL = "app.kubernetes.io/part-of=kubeflow"
 
 class HelmError(RuntimeError):
     pass
+
+
+def require_release(settings: Settings) -> None:
+    """capabilities.Unavailable unless a Helm release manages Kubeflow here (kubeflow/manifests installs
+    with kustomize: no release, nothing for the Helm feature to upgrade)."""
+    if not settings.helm:
+        raise Unavailable("no helm binary to find a Kubeflow release with (give -u helm=PATH)")
+    try:
+        revision(settings)
+    except HelmError as error:
+        if "not found" not in str(error):
+            raise
+        raise Unavailable(
+            f"no Helm release {settings.helm_release} in namespace {settings.kubeflow_namespace}: Kubeflow is not "
+            "installed with Helm here (kubeflow/manifests installs with kustomize); "
+            "-u helm_release= and -u kubeflow_namespace= name one"
+        ) from None
 
 
 def chart(settings: Settings) -> str:

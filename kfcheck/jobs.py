@@ -10,6 +10,7 @@ from kfcheck import manifests, wait
 from kfcheck.kube import Kube
 
 GROUP, VERSION = "kubeflow.org", "v1"
+API_VERSION = f"{GROUP}/{VERSION}"
 
 
 def create(kube: Kube, fixture: str, namespace: str, **values: Any) -> dict[str, Any]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from kfcheck import manifests, pods, wait
+from kfcheck.capabilities import Api
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
+
+API = Api("kubeflow.org/v1", "Notebook", "the Kubeflow notebook controller")
 
 
 def _lister(kube: Kube) -> Any:

@@ -9,8 +9,11 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from kfcheck import manifests, wait
+from kfcheck.capabilities import Api
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
+
+API = Api("kubeflow.org/v1alpha1", "PodDefault", "the Kubeflow PodDefault admission webhook")
 
 CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "workspace",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from kfcheck import jobs, training_logs
+from kfcheck.capabilities import Api
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
 
+API = Api(jobs.API_VERSION, "PyTorchJob", "the Kubeflow training operator")
 KIND, PLURAL, CONTAINER, DEFAULT_PORT = "PyTorchJob", "pytorchjobs", "pytorch", 23456
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from radish import world
 
+from kfcheck.capabilities import Unavailable
 from kfcheck.config import ConfigError
 from kfcheck.kube import ClusterUnavailable
 from kfcheck.manifests import FixtureError
@@ -27,6 +28,7 @@ from kfcheck.redact import redact_text
 from kfcheck.reports import COULD_NOT_RUN
 
 SETUP_ERROR = "kfcheck_setup_error"
+SKIP_REASON = "kfcheck_skip_reason"
 
 
 def is_dry_run() -> bool:
@@ -66,24 +68,38 @@ class CouldNotRun(RuntimeError):
 
 
 def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
-    """Wraps a step that works on the cluster: skipped under --dry-run; fails as "could not run" with the
-    scenario's set-up error if its set-up hook failed, or when the suite's own fixtures, settings or
-    connection fail in the step."""
+    """Wraps a step that works on the cluster: skipped under --dry-run; skips the rest of the scenario with
+    the reason when the cluster lacks what it needs (capabilities.Unavailable); fails as "could not run"
+    with the scenario's set-up error if its set-up hook failed, or when the suite's own fixtures, settings
+    or connection fail in the step."""
 
     @functools.wraps(function)
     def run(step: Any, *args: Any, **kwargs: Any) -> None:
         if is_dry_run():
             step.skip()
             return
+        if getattr(step.context, SKIP_REASON, None):
+            step.skip()  # an earlier step found that the cluster lacks what the scenario needs
+            return
         error = getattr(step.context, SETUP_ERROR, None)
         if error is not None:
             raise CouldNotRun(error) from error
         try:
             function(step, *args, **kwargs)
+        except Unavailable as absent:
+            skip_scenario(step, str(absent))
         except (FixtureError, ConfigError, ClusterUnavailable) as suite_error:
             raise CouldNotRun(suite_error) from suite_error
 
     return run
+
+
+def skip_scenario(step: Any, reason: str) -> None:
+    """Skips this step and the rest of its scenario, with the reason in the console and the reports."""
+    setattr(step.context, SKIP_REASON, reason)
+    print(f"kfcheck: skipped: {reason}", file=sys.stderr, flush=True)
+    step.embed(f"skipped: {reason}")
+    step.skip()
 
 
 def attach_evidence(step: Any, name: str, text: str, mime_type: str = "text/plain") -> None:

@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 from kfcheck import jobs, training_logs
+from kfcheck.capabilities import Api
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
 
+API = Api(jobs.API_VERSION, "TFJob", "the Kubeflow training operator")
 KIND, PLURAL, CONTAINER, DEFAULT_PORT = "TFJob", "tfjobs", "tensorflow", 2222
 
 

@@ -9,21 +9,24 @@ from radish import given, then, when, world
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob
-from kfcheck.kube import require_crds
+from kfcheck import capabilities, container_builder, helm, notebook, poddefault, pytorchjob, tfjob
 from kfcheck.radish_support import scenario_step
-
-NOTEBOOK_CRDS = {"notebooks.kubeflow.org": "Notebook", "poddefaults.kubeflow.org": "PodDefault"}
 
 
 def _ns(step) -> str:
     return step.context.namespace
 
 
-@given("the Kubeflow training operator is available")
+@given("the Kubeflow training operator serves PyTorchJobs")
 @scenario_step
-def training_operator_available(step):
-    require_crds(world.kube)
+def pytorchjobs_served(step):
+    capabilities.require(world.kube, pytorchjob.API)
+
+
+@given("the Kubeflow training operator serves TFJobs")
+@scenario_step
+def tfjobs_served(step):
+    capabilities.require(world.kube, tfjob.API)
 
 
 # --- PyTorchJob ------------------------------------------------------------------------------------
@@ -158,6 +161,12 @@ def run_built_image(step, name):
 # --- Helm upgrade -----------------------------------------------------------------------------------
 
 
+@given("Helm manages the Kubeflow release")
+@scenario_step
+def helm_manages_kubeflow(step):
+    helm.require_release(world.settings)
+
+
 @given("every Kubeflow component runs with these resources:")
 @then("every Kubeflow component runs with these resources:")
 @scenario_step
@@ -184,7 +193,7 @@ def upgrade_rolled_out(step):
 @given("the Kubeflow notebook controller and PodDefault webhook are available")
 @scenario_step
 def notebook_components_available(step):
-    require_crds(world.kube, NOTEBOOK_CRDS)
+    capabilities.require(world.kube, notebook.API, poddefault.API)
 
 
 @given("a ReadWriteMany volume and a Secret for the PodDefault")

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's k
 
 from kfcheck import diagnostics, namespaces, reports, wait
 from kfcheck.config import ConfigError, Settings
-from kfcheck.kube import ClusterUnavailable, connect, require_crds
+from kfcheck.kube import ClusterUnavailable, connect
 from kfcheck.radish_support import (
     attach_evidence,
     check_tag_expression,
@@ -38,7 +38,6 @@ def configure(features, marker):
         return
     try:
         world.kube = connect(world.settings)
-        require_crds(world.kube)
     except ClusterUnavailable as error:
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None

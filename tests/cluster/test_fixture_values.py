@@ -52,8 +52,8 @@ def test_radish_runs_scenarios_named_with_a_colon_a_hash_and_on_under_an_all_dig
     feature = tmp_path / "names.feature"
     feature.write_text(
         "Feature: Names QA writes\n\n"
-        "  Scenario: PyTorchJob: 2 workers # not a comment\n    Given the Kubeflow training operator is available\n\n"
-        "  Scenario: on\n    Given the Kubeflow training operator is available\n"
+        "  Scenario: PyTorchJob: 2 workers # not a comment\n    Given the Kubeflow training operator serves TFJobs\n\n"
+        "  Scenario: on\n    Given the Kubeflow training operator serves TFJobs\n"
     )
     report = tmp_path / "cucumber.json"
     run_id = f"{random.randrange(10**8):08d}"  # noqa: S311 - an all-digit run id, not a secret
