@@ -106,6 +106,9 @@ class Settings:
         "registry.kube-system.svc.cluster.local:5000", _text, "registry pods push built images to (Kaniko)"
     )
     image_tag: str = _setting("latest", _text, "tag of the suite's images")
+    registry_secret: str = _setting(
+        "", _text, "docker-config Secret in the scenario's namespace with credentials Kaniko pushes with"
+    )
     pytorch_image: str = _setting("", _text, "PyTorch MNIST image (default: {registry}/pytorch-mnist:{image_tag})")
     tf_image: str = _setting("", _text, "TensorFlow MNIST image (default: {registry}/tf-mnist:{image_tag})")
     busybox_image: str = _setting("", _text, "small utility image (default: {registry}/busybox:{image_tag})")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from kfcheck import manifests, pods, wait
+from kfcheck import manifests, pods
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
 
 CLAIM = "build-context"
+NO_CREDENTIALS = "kfcheck-no-registry-credentials"  # names no Secret: the optional volume stays empty
 
 
 def greeting(namespace: str) -> str:
@@ -14,7 +15,8 @@ def greeting(namespace: str) -> str:
 
 
 def prepare_context(kube: Kube, settings: Settings, namespace: str) -> None:
-    """The claim, bound; the context written into it by a pod."""
+    """The claim and the context written into it by a pod. The claim is not waited on by itself: a
+    WaitForFirstConsumer class binds it only once that pod exists; the pod's wait covers both."""
     objects = manifests.render(
         "build-context", claim=CLAIM, base_image=settings.builder_base_image, image=settings.busybox_image,
         greeting=greeting(namespace),
@@ -22,12 +24,9 @@ def prepare_context(kube: Kube, settings: Settings, namespace: str) -> None:
     if settings.storage_class:
         objects[0]["spec"]["storageClassName"] = settings.storage_class
     manifests.create(kube, objects, namespace)
-    wait.wait_for(
-        kube, f"claim {CLAIM} to be bound", kube.core.list_namespaced_persistent_volume_claim, namespace, CLAIM,
-        done=lambda claim: (claim.get("status") or {}).get("phase") == "Bound", timeout=settings.timeout,
-        watch_pods=False,
-    )  # fmt: skip
     pods.wait_succeeded(kube, namespace, f"{CLAIM}-writer", settings.timeout)
+    claim = kube.core.read_namespaced_persistent_volume_claim(CLAIM, namespace)
+    assert "ReadWriteMany" in (claim.status.access_modes or []), f"claim {CLAIM} is {claim.status.access_modes}"
 
 
 def destination(settings: Settings, namespace: str, name: str) -> str:
@@ -38,7 +37,7 @@ def build_and_push(kube: Kube, settings: Settings, namespace: str, name: str) ->
     image = destination(settings, namespace, name)
     manifests.apply_fixture(
         kube, "kaniko-build", namespace, name=f"build-{name}", image=settings.kaniko_image, destination=image,
-        claim=CLAIM,
+        claim=CLAIM, registry_secret=settings.registry_secret or NO_CREDENTIALS,
     )  # fmt: skip
     pods.wait_succeeded(kube, namespace, f"build-{name}", settings.timeout)
     build_log = pods.log(kube, namespace, f"build-{name}")

@@ -111,3 +111,12 @@ def test_a_bad_run_id_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) 
         assert namespaces.run_id() == "12345678"
     finally:
         namespaces.run_id.cache_clear()
+
+
+@pytest.mark.parametrize("fixture", ["pytorchjob", "pytorchjob-wiring", "tfjob", "tfjob-wiring"])
+def test_training_pods_opt_out_of_the_istio_sidecar(fixture: str) -> None:
+    values = {name: value_for(name, "x") for name in manifests.placeholders(fixture)}
+    (job,) = manifests.render(fixture, **values)
+    specs = job["spec"].get("pytorchReplicaSpecs") or job["spec"]["tfReplicaSpecs"]
+    for replica, spec in specs.items():
+        assert spec["template"]["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false", replica
