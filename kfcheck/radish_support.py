@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from radish import world
+from radish.feature import Feature
 
 from kfcheck.capabilities import Unavailable
 from kfcheck.config import ConfigError
@@ -29,6 +30,7 @@ from kfcheck.reports import COULD_NOT_RUN
 
 SETUP_ERROR = "kfcheck_setup_error"
 SKIP_REASON = "kfcheck_skip_reason"
+SKIP_SHOWN = "kfcheck_skip_shown"
 
 
 def is_dry_run() -> bool:
@@ -78,8 +80,12 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
         if is_dry_run():
             step.skip()
             return
-        if getattr(step.context, SKIP_REASON, None):
-            step.skip()  # an earlier step found that the cluster lacks what the scenario needs
+        reason = getattr(step.context, SKIP_REASON, None)
+        if reason:  # the cluster (or the user's rights) lacks what the scenario needs
+            if not getattr(step.context, SKIP_SHOWN, False):
+                setattr(step.context, SKIP_SHOWN, True)
+                step.embed(f"skipped: {reason}")
+            step.skip()
             return
         error = getattr(step.context, SETUP_ERROR, None)
         if error is not None:
@@ -94,10 +100,24 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+def feature_of(scenario: Any) -> Any:
+    """The Feature a scenario (or an outline's example scenario) belongs to."""
+    node = scenario
+    while not isinstance(node, Feature):
+        node = node.parent
+    return node
+
+
+def mark_skipped(scenario: Any, reason: str) -> None:
+    """Every step of the scenario is skipped; its first step shows the reason in the reports."""
+    setattr(scenario.context, SKIP_REASON, reason)
+    print(f"kfcheck: skipped '{scenario.sentence}': {reason}", file=sys.stderr, flush=True)
+
+
 def skip_scenario(step: Any, reason: str) -> None:
     """Skips this step and the rest of its scenario, with the reason in the console and the reports."""
-    setattr(step.context, SKIP_REASON, reason)
-    print(f"kfcheck: skipped: {reason}", file=sys.stderr, flush=True)
+    mark_skipped(step.parent, reason)
+    setattr(step.context, SKIP_SHOWN, True)
     step.embed(f"skipped: {reason}")
     step.skip()
 

@@ -11,14 +11,16 @@ from radish.stepmodel import Step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import diagnostics, namespaces, reports, wait
+from kfcheck import diagnostics, namespaces, permissions, reports, wait
 from kfcheck.config import ConfigError, Settings
 from kfcheck.kube import ClusterUnavailable, connect
 from kfcheck.radish_support import (
     attach_evidence,
     check_tag_expression,
+    feature_of,
     install_signal_handlers,
     is_dry_run,
+    mark_skipped,
     record_setup_error,
 )
 
@@ -34,11 +36,16 @@ def configure(features, marker):
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     world.kube = None
+    world.skipped_features = {}
     if is_dry_run():
         return
     try:
         world.kube = connect(world.settings)
-    except ClusterUnavailable as error:
+        checker = permissions.Checker(world.kube, None, world.settings.kubeflow_namespace)
+        world.skipped_features = permissions.preflight(
+            checker, {feature.sentence: {tag.name for tag in feature.tags} for feature in features}
+        )
+    except (ClusterUnavailable, permissions.Refused) as error:
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
@@ -55,6 +62,10 @@ def create_namespace(scenario):
     scenario.context.namespace = None
     scenario.context.cleanups = []  # undo actions steps register (e.g. restore an upgraded release)
     if is_dry_run():
+        return
+    feature = feature_of(scenario).sentence
+    if feature in world.skipped_features:
+        mark_skipped(scenario, world.skipped_features[feature])
         return
     try:
         scenario.context.namespace = namespaces.create(
