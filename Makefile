@@ -6,7 +6,7 @@ export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
 PYTHON := $(KFCHECK_CACHE)/venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup build up down status test unit-tests cluster-tests fault-tests lint validate
+.PHONY: setup build up down status push-images test unit-tests cluster-tests fault-tests lint validate
 
 setup:
 	@cluster/setup-host.sh
@@ -22,6 +22,13 @@ down:
 
 status:
 	@$(PYTHON) -m kfcheck.embedded status
+
+# Copies the suite's images to the registry your cluster pulls from: make push-images REGISTRY=reg.example/kfcheck
+# (TLS_VERIFY=false for a plain-HTTP registry, AUTHFILE=path for credentials); then run with -u registry=$(REGISTRY).
+TLS_VERIFY ?= true
+push-images: up
+	@$(PYTHON) -m kfcheck.embedded push-images --registry "$(REGISTRY)" --tls-verify $(TLS_VERIFY) \
+	  $(if $(AUTHFILE),--authfile $(AUTHFILE),)
 
 lint: setup
 	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench

@@ -31,6 +31,8 @@ def state_dir() -> Path:
 
 
 CLUSTER_STATE = "cluster.json"  # written by `make up`: where the embedded cluster and its tools are
+# The embedded cluster's registries, for when it is named but not up yet (make up records them too).
+EMBEDDED_REGISTRY, EMBEDDED_PUSH_REGISTRY = "127.0.0.1:5000", "registry.kube-system.svc.cluster.local:5000"
 
 
 def embedded_cluster() -> dict[str, str]:
@@ -46,6 +48,10 @@ def _default_kubeconfig() -> str:
     if os.environ.get("KUBECONFIG"):
         return os.environ["KUBECONFIG"].split(os.pathsep)[0]
     return embedded_cluster().get("kubeconfig") or str(state_dir() / "kubeconfig")
+
+
+def _image(registry: str, name: str, tag: str) -> str:
+    return f"{registry}/{name}:{tag}" if registry else ""
 
 
 def _positive_int(text: str) -> int:
@@ -101,9 +107,11 @@ class Settings:
     namespace_prefix: str = _setting("kfcheck", _prefix, "prefix of the namespace each scenario gets")
     timeout: int = _setting(300, _positive_int, "seconds a wait for pods, services, rollouts may take")
     training_timeout: int = _setting(1800, _positive_int, "seconds a training job may take to finish")
-    registry: str = _setting("127.0.0.1:5000", _text, "registry the node pulls the suite's images from")
+    registry: str = _setting(
+        "", _text, "registry the node pulls the suite's images from (default: the embedded cluster's, on it only)"
+    )
     push_registry: str = _setting(
-        "registry.kube-system.svc.cluster.local:5000", _text, "registry pods push built images to (Kaniko)"
+        "", _text, "registry pods push built images to, Kaniko (default: the embedded cluster's, else registry)"
     )
     image_tag: str = _setting("latest", _text, "tag of the suite's images")
     registry_secret: str = _setting(
@@ -136,21 +144,41 @@ class Settings:
     def __post_init__(self) -> None:
         embedded = embedded_cluster()
         kubeconfig = self.kubeconfig or _default_kubeconfig()
-        recorded = embedded.get("kubeconfig", "")
-        on_embedded = bool(recorded) and os.path.realpath(kubeconfig) == os.path.realpath(recorded)
+        recorded = embedded.get("kubeconfig") or str(state_dir() / "kubeconfig")
+        on_embedded = os.path.realpath(kubeconfig) == os.path.realpath(recorded)
+        registry = self.registry or (embedded.get("registry", EMBEDDED_REGISTRY) if on_embedded else "")
+        push_registry = self.push_registry or (
+            embedded.get("push_registry", EMBEDDED_PUSH_REGISTRY) if on_embedded else registry
+        )
+        object.__setattr__(self, "registry", registry)
+        object.__setattr__(self, "push_registry", push_registry)
         derived = {
             "kubeconfig": kubeconfig,
             "chart": self.chart or (embedded.get("chart", "") if on_embedded else ""),
             "helm": self.helm or embedded.get("helm") or shutil.which("helm") or "",
-            "pytorch_image": self.pytorch_image or f"{self.registry}/pytorch-mnist:{self.image_tag}",
-            "tf_image": self.tf_image or f"{self.registry}/tf-mnist:{self.image_tag}",
-            "busybox_image": self.busybox_image or f"{self.registry}/busybox:{self.image_tag}",
-            "notebook_image": self.notebook_image or f"{self.registry}/notebook:{self.image_tag}",
-            "kaniko_image": self.kaniko_image or f"{self.registry}/kaniko-executor:{self.image_tag}",
-            "builder_base_image": self.builder_base_image or f"{self.push_registry}/builder-base:{self.image_tag}",
+            "pytorch_image": self.pytorch_image or _image(registry, "pytorch-mnist", self.image_tag),
+            "tf_image": self.tf_image or _image(registry, "tf-mnist", self.image_tag),
+            "busybox_image": self.busybox_image or _image(registry, "busybox", self.image_tag),
+            "notebook_image": self.notebook_image or _image(registry, "notebook", self.image_tag),
+            "kaniko_image": self.kaniko_image or _image(registry, "kaniko-executor", self.image_tag),
+            "builder_base_image": self.builder_base_image or _image(push_registry, "builder-base", self.image_tag),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+    def check_images(self) -> None:
+        """ConfigError naming the fix when no registry is known for the cluster and an image is not named."""
+        unnamed = [
+            item.name
+            for item in dataclasses.fields(self)
+            if item.name.endswith("_image") and not getattr(self, item.name)
+        ]
+        if unnamed:
+            raise ConfigError(
+                f"no registry holds the suite's images for the cluster at {self.kubeconfig}: copy them with "
+                "`make push-images REGISTRY=<registry>` and give -u registry=<registry> (and -u push_registry= if pods "
+                f"reach it under another name), or name each image ({', '.join(f'-u {name}=' for name in unnamed)})"
+            )
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -31,6 +31,7 @@ def configure(features, marker):
     check_tag_expression()
     try:
         world.settings = Settings.from_user_data(world.config.user_data)
+        world.settings.check_images()
         namespaces.run_id()
     except ConfigError as error:
         print(f"kfcheck: {error}", file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kfcheck.config import CLUSTER_STATE
 from kfcheck.embedded import images
-from kfcheck.embedded.layout import REPO_ROOT, Layout
+from kfcheck.embedded.layout import IN_CLUSTER_REGISTRY, REGISTRY, REPO_ROOT, Layout
 from kfcheck.embedded.processes import ClusterError, run
 
 CHART_SOURCE = REPO_ROOT / "charts" / "kubeflow"
@@ -53,7 +53,12 @@ def stage_chart(layout: Layout) -> Path:
 def record_cluster(layout: Layout, *, with_kubeflow: bool) -> None:
     """Writes where this cluster and its tools are ($KFCHECK_STATE/cluster.json), which the suite's
     Settings read as their defaults: the suite never needs to know how the embedded cluster is laid out."""
-    recorded = {"kubeconfig": str(layout.kubeconfig), "helm": str(helm_binary(layout))}
+    recorded = {
+        "kubeconfig": str(layout.kubeconfig),
+        "helm": str(helm_binary(layout)),
+        "registry": REGISTRY,
+        "push_registry": IN_CLUSTER_REGISTRY,
+    }
     if with_kubeflow:
         recorded["chart"] = str(staged_chart(layout))
     (layout.state / CLUSTER_STATE).write_text(json.dumps(recorded, indent=2) + "\n")
