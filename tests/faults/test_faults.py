@@ -174,3 +174,41 @@ def test_a_training_container_stops_on_sigterm_instead_of_being_killed(kubectl: 
             exit_code = terminated.exit_code
             stream.stop()
     assert exit_code == 143, f"the parameter server ended with exit code {exit_code}, not by SIGTERM (143)"
+
+
+def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_others(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    """Kubeflow 1.11 has no v1 training operator: here its PyTorchJob CRD is removed for the test, and
+    restored (with the operator restarted) afterwards."""
+    kubectl = [str(layout.binary("kubernetes", "kubectl")), f"--kubeconfig={kubeconfig}"]
+    crd = layout.state / "chart" / "kubeflow" / "crds" / "kubeflow.org_pytorchjobs.yaml"
+    assert crd.exists()
+    subprocess.run([*kubectl, "delete", "crd", "pytorchjobs.kubeflow.org", "--wait=true"], check=True, timeout=120)
+    try:
+        report = tmp_path / "cucumber.json"
+        result = subprocess.run(
+            [str(RADISH), "features/pytorchjob.feature", "features/tfjob.feature", "-b", "radish", "--no-ansi",
+             "--tags", "smoke", "--cucumber-json", str(report)],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+        )  # fmt: skip
+    finally:
+        subprocess.run(
+            [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)], check=True, timeout=120
+        )
+        subprocess.run([*kubectl, "wait", "--for=condition=Established", "crd/pytorchjobs.kubeflow.org"], check=True,
+                       timeout=120)  # fmt: skip
+        subprocess.run([*kubectl, "rollout", "restart", "-n", "kubeflow", "deployment/training-operator"], check=True,
+                       timeout=60)  # fmt: skip
+        subprocess.run([*kubectl, "rollout", "status", "-n", "kubeflow", "deployment/training-operator",
+                        "--timeout=300s"], check=True, timeout=320)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    statuses = {
+        feature["name"]: {step["result"]["status"] for element in feature["elements"] for step in element["steps"]}
+        for feature in json.loads(report.read_text())
+    }
+    assert statuses["Distributed PyTorch training with PyTorchJob"] == {"skipped"}, statuses
+    assert statuses["Distributed TensorFlow training with TFJob"] == {"passed"}, statuses
+    assert "the cluster does not serve PyTorchJob (kubeflow.org/v1, from the Kubeflow training operator)" in output
