@@ -90,6 +90,12 @@ def _prefix(text: str) -> str:
     return text
 
 
+def _namespace(text: str) -> str:
+    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", text):
+        raise ValueError("must be a namespace name: up to 63 lowercase letters, digits or '-'")
+    return text
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -104,6 +110,9 @@ def _setting(default: Any, parse: Callable[[str], Any], help_text: str) -> Any:
 class Settings:
     kubeconfig: str = _setting("", _text, "kubeconfig file (default: $KUBECONFIG, else the embedded cluster's)")
     context: str = _setting("", _text, "kubeconfig context (default: its current context)")
+    namespace: str = _setting(
+        "", _namespace, "run every scenario inside this existing namespace (e.g. your Profile's) instead of one each"
+    )
     namespace_prefix: str = _setting("kfcheck", _prefix, "prefix of the namespace each scenario gets")
     timeout: int = _setting(300, _positive_int, "seconds a wait for pods, services, rollouts may take")
     training_timeout: int = _setting(1800, _positive_int, "seconds a training job may take to finish")

@@ -10,6 +10,7 @@ from typing import Any
 from kfcheck.capabilities import Unavailable
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
+from kfcheck.scenario import Scenario
 
 COMPONENT_LABEL = "app.kubernetes.io/part-of=kubeflow"
 
@@ -61,6 +62,13 @@ def upgrade(settings: Settings, sets: list[str], timeout: int | None = None) -> 
           f"--timeout={seconds}s", timeout=seconds)  # fmt: skip
 
 
+def upgrade_component_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
+    """The release upgraded with the table's componentResources; afterwards it is rolled back to the revision
+    it had now (a registered cleanup), which keeps every value the operator set."""
+    scenario.on_cleanup(restorer(scenario.settings))
+    upgrade_resources(scenario.settings, parse_table(rows))
+
+
 def upgrade_resources(settings: Settings, resources: dict[str, dict[str, str]]) -> None:
     """The release upgraded with componentResources.<kind>.<name>=... (every other value as it was)."""
     upgrade(settings, [f"componentResources.{kind}.{name}={value}" for kind, values in resources.items()
@@ -99,10 +107,12 @@ def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, A
     return found
 
 
-def check_resources(kube: Kube, settings: Settings, expected: dict[str, dict[str, str]]) -> None:
+def check_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
+    """Every component container has the table's requests and limits."""
+    expected = parse_table(rows)
     wrong = {
         name: resources
-        for name, resources in component_resources(kube, settings).items()
+        for name, resources in component_resources(scenario.kube, scenario.settings).items()
         if any(
             resources.get(kind, {}).get(key) != value
             for kind, values in expected.items()
@@ -112,8 +122,10 @@ def check_resources(kube: Kube, settings: Settings, expected: dict[str, dict[str
     assert not wrong, f"component containers without {json.dumps(expected)}: {json.dumps(wrong)}"
 
 
-def check_rolled_out(kube: Kube, settings: Settings) -> None:
-    deployments = kube.apps.list_namespaced_deployment(settings.kubeflow_namespace, label_selector=COMPONENT_LABEL)
+def check_rolled_out(scenario: Scenario) -> None:
+    deployments = scenario.kube.apps.list_namespaced_deployment(
+        scenario.settings.kubeflow_namespace, label_selector=COMPONENT_LABEL
+    )
     for deployment in deployments.items:
         status = deployment.status
         replicas = deployment.spec.replicas or 0

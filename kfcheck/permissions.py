@@ -118,9 +118,12 @@ class Refused(RuntimeError):
 def preflight(checker: Checker, features: dict[str, set[str]]) -> dict[str, str]:
     """Feature name -> why it is skipped, for each selected feature (name -> its tags) lacking permissions;
     Refused when the run's own permissions are missing."""
-    lacking = checker.missing(NAMESPACE_PER_SCENARIO)
+    lacking = [] if checker.namespaces[SCENARIO] else checker.missing(NAMESPACE_PER_SCENARIO)
     if lacking:
-        raise Refused(f"the run cannot create a namespace per scenario: {report(lacking)}")
+        raise Refused(
+            f"the run cannot create a namespace per scenario: {report(lacking)}; or run inside a namespace where "
+            "you may work with -u namespace=NAME"
+        )
     reasons = {}
     for feature, tags in features.items():
         lacking = checker.missing(needed(tags))

@@ -8,10 +8,9 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from kfcheck import manifests, wait
+from kfcheck import manifests
 from kfcheck.capabilities import Api
-from kfcheck.config import Settings
-from kfcheck.kube import Kube
+from kfcheck.scenario import Controller, Scenario
 
 API = Api("kubeflow.org/v1alpha1", "PodDefault", "the Kubeflow PodDefault admission webhook")
 
@@ -23,40 +22,32 @@ CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "/shared",
 )
 ANNOTATION_PREFIX = "poddefault.admission.kubeflow.org/poddefault-"
+WEBHOOK = Controller("poddefault-webhook", "app in (admission-webhook,poddefault-webhook)")  # manifests, our chart
 
 
-def create_secret_and_volume(kube: Kube, settings: Settings, namespace: str) -> None:
-    objects = manifests.render("poddefault-secret", claim=CLAIM, secret_value=secrets.token_hex(8))
-    if settings.storage_class:
-        objects[1]["spec"]["storageClassName"] = settings.storage_class
-    manifests.create(kube, objects, namespace)
-    wait.wait_for(
-        kube, f"claim {CLAIM} to be bound", kube.core.list_namespaced_persistent_volume_claim, namespace, CLAIM,
-        done=lambda claim: (claim.get("status") or {}).get("phase") == "Bound", timeout=settings.timeout,
-        watch_pods=False,
-    )  # fmt: skip
-    claim = kube.core.read_namespaced_persistent_volume_claim(CLAIM, namespace)
-    assert "ReadWriteMany" in (claim.status.access_modes or []), f"claim {CLAIM} is {claim.status.access_modes}"
+def create_secret_and_volume(scenario: Scenario) -> None:
+    scenario.create("poddefault-secret", claim=CLAIM, secret_value=secrets.token_hex(8))
 
 
-def create(kube: Kube, namespace: str, name: str) -> None:
-    manifests.apply_fixture(
-        kube, "poddefault", namespace, name=name, description=f"{name} for kfcheck", label=LABEL, env_name=ENV_NAME,
+def create(scenario: Scenario, name: str) -> None:
+    scenario.uses(WEBHOOK)
+    scenario.create(
+        "poddefault", name=name, description=f"{name} for kfcheck", label=LABEL, env_name=ENV_NAME,
         env_value=ENV_VALUE, claim=CLAIM, mount_path=MOUNT_PATH,
     )  # fmt: skip
 
 
-def create_second(kube: Kube, namespace: str, name: str) -> None:
-    manifests.apply_fixture(kube, "poddefault-annotations", namespace, name=name, label=LABEL)
+def create_second(scenario: Scenario, name: str) -> None:
+    scenario.create("poddefault-annotations", name=name, label=LABEL)
 
 
-def create_pod(kube: Kube, settings: Settings, namespace: str, name: str, selected: bool) -> None:
+def create_pod(scenario: Scenario, name: str, selected: bool) -> None:
     labels = {"app": name, **({LABEL: "true"} if selected else {})}
-    manifests.apply_fixture(kube, "labelled-pod", namespace, name=name, labels=labels, image=settings.busybox_image)
+    scenario.create("labelled-pod", name=name, labels=labels, image=scenario.settings.busybox_image)
 
 
-def pod(kube: Kube, namespace: str, name: str) -> Any:
-    return kube.core.read_namespaced_pod(name, namespace)
+def pod(scenario: Scenario, name: str) -> Any:
+    return scenario.kube.core.read_namespaced_pod(name, scenario.namespace)
 
 
 def check_injected(pod_object: Any, poddefault_names: list[str]) -> None:
@@ -93,15 +84,27 @@ def check_second_applied(pod_object: Any, name: str) -> None:
     assert (pod_object.metadata.annotations or {}).get("kfcheck/injected-by") == name, "annotation missing"
 
 
-def create_pod_expecting_refusal(kube: Kube, settings: Settings, namespace: str, name: str) -> str:
-    """A selected pod that defines POD_DEFAULT differently: the webhook must refuse it."""
+def create_pod_expecting_refusal(scenario: Scenario, name: str) -> None:
+    """A selected pod that defines POD_DEFAULT differently; what the API server answered is kept for
+    check_refused (the pod being admitted is a failure at once)."""
     objects = manifests.render(
-        "labelled-pod", name=name, labels={"app": name, LABEL: "true"}, image=settings.busybox_image
+        "labelled-pod", name=name, labels={"app": name, LABEL: "true"}, image=scenario.settings.busybox_image
     )
     objects[0]["spec"]["containers"][0]["env"] = [{"name": ENV_NAME, "value": "something else"}]
     try:
-        manifests.create(kube, objects, namespace)
+        scenario.create_objects(objects)
     except ApiException as error:
         body = error.body.decode() if isinstance(error.body, bytes) else str(error.body)
-        return str(json.loads(body).get("message", body)) if body.startswith("{") else body
+        message = str(json.loads(body).get("message", body)) if body.startswith("{") else body
+        scenario.outcomes["refusal"] = (int(error.status), message)
+        return
     raise AssertionError(f"pod {name} with a conflicting {ENV_NAME} was admitted")
+
+
+def check_refused(scenario: Scenario, poddefault_name: str = "add-secret") -> None:
+    """Kubeflow's meaning, not its wording: a 4xx refusal whose message names the PodDefault and the
+    conflicting field."""
+    status, message = scenario.outcomes["refusal"]
+    assert 400 <= status < 500, f"the API server answered {status}, not a refusal (4xx): {message}"
+    missing = [word for word in (poddefault_name, ENV_NAME) if word not in message]
+    assert not missing, f"the refusal does not name {missing}: {message}"

@@ -70,7 +70,8 @@ class CouldNotRun(RuntimeError):
 
 
 def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
-    """Wraps a step that works on the cluster: skipped under --dry-run; skips the rest of the scenario with
+    """Wraps a step that works on the cluster, called with the kfcheck Scenario (kfcheck/scenario.py)
+    instead of radish's step: skipped under --dry-run; skips the rest of the scenario with
     the reason when the cluster lacks what it needs (capabilities.Unavailable); fails as "could not run"
     with the scenario's set-up error if its set-up hook failed, or when the suite's own fixtures, settings
     or connection fail in the step."""
@@ -90,8 +91,10 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
         error = getattr(step.context, SETUP_ERROR, None)
         if error is not None:
             raise CouldNotRun(error) from error
+        scenario = step.context.kfcheck
+        scenario.step = step
         try:
-            function(step, *args, **kwargs)
+            function(scenario, *args, **kwargs)
         except Unavailable as absent:
             skip_scenario(step, str(absent))
         except (FixtureError, ConfigError, ClusterUnavailable) as suite_error:

@@ -120,9 +120,57 @@ def pod_problems(kube: Kube, namespace: str, label_selector: str = "") -> list[s
     return problems
 
 
-def pod_summary(kube: Kube, namespace: str) -> str:
+def pod_succeeded(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Succeeded"
+
+
+def pod_failure(pod: dict[str, Any]) -> str | None:
+    """The one "this pod failed" detector: phase Failed, with each container's reason and exit code."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Failed":
+        return None
+    reasons = [
+        f"{c.get('name')}: {c.get('state', {}).get('terminated', {}).get('reason')} "
+        f"(exit {c.get('state', {}).get('terminated', {}).get('exitCode')})"
+        for c in status.get("containerStatuses") or []
+    ]
+    return f"pod {(pod.get('metadata') or {}).get('name')} failed: " + "; ".join(reasons or [str(status.get("reason"))])
+
+
+class Progress:
+    """What a long wait prints at a steady pace: elapsed time, the object's state, its pods' states and the
+    last line one of them logged, so a 30-minute training wait is never silent."""
+
+    def __init__(self, pod_selector: str, every: float = 30.0) -> None:
+        self.pod_selector, self.every, self.started = pod_selector, every, time.monotonic()
+        self.last = self.started
+
+    def tick(self, kube: Kube, namespace: str, what: str, last_seen: dict[str, Any] | None) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        try:
+            pods = pod_summary(kube, namespace, self.pod_selector)
+            line = self._last_log_line(kube, namespace)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            pods, line = "(the API server does not answer)", ""
+        print(f"kfcheck: {now - self.started:.0f}s waiting for {what}: {describe(last_seen)}; pods: {pods}"
+              + (f"; last log line: {line}" if line else ""), flush=True)  # fmt: skip
+
+    def _last_log_line(self, kube: Kube, namespace: str) -> str:
+        for pod in kube.core.list_namespaced_pod(namespace, label_selector=self.pod_selector).items:
+            if pod.status.phase == "Running":
+                text = kube.core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=1)
+                return f"{pod.metadata.name}: {text.strip()[:200]}"
+        return ""
+
+
+def pod_summary(kube: Kube, namespace: str, label_selector: str = "") -> str:
     lines = []
-    for pod in kube.core.list_namespaced_pod(namespace).items:
+    for pod in kube.core.list_namespaced_pod(namespace, label_selector=label_selector).items:
         states = []
         for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
             state = status.state
@@ -148,13 +196,15 @@ def wait_for(
     probe_seconds: int = 3,
     watch_pods: bool = True,
     exists: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Watches one object until done(obj) holds; returns it (as a dict).
 
     list_function(namespace, **kwargs) lists the object's kind in a namespace (the watch's source).
 
     failed(obj) returning a message ends the wait with it (e.g. a job condition Failed). With exists=True
-    the object is known to exist already, so finding it gone ends the wait at once.
+    the object is known to exist already, so finding it gone ends the wait at once. `progress` prints how
+    the wait goes at a steady pace.
     """
     deadline = time.monotonic() + timeout
     last_seen: dict[str, Any] | None = None
@@ -204,6 +254,8 @@ def wait_for(
         away.answered()
         if exists and last_seen is None:  # a watch starts with the object itself when it exists
             raise WaitFailed(f"{what}: the object is gone (deleted before it got there)")
+        if progress is not None:
+            progress.tick(kube, namespace, what, last_seen)
 
 
 def _pods_if_answering(kube: Kube, namespace: str) -> str:

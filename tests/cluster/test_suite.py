@@ -68,7 +68,7 @@ def test_a_later_run_deletes_the_namespaces_of_a_run_that_was_killed(kubeconfig:
     kept = _create_namespace_owned_by(kube, "kept", killed_pid, keep=True)
     alive = _create_namespace_owned_by(kube, "alive", os.getpid(), keep=False)
     try:
-        swept = namespaces.sweep_orphans(kube)
+        swept = namespaces.sweep_orphans(kube, settings)
         assert orphan in swept
         assert kept not in swept, "a namespace kept on purpose (-u keep_namespaces=true) was deleted"
         assert alive not in swept, "the namespace of a run that is still alive was deleted"
