@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kfcheck.embedded import cluster, images
+from kfcheck.embedded import cluster, host, images
 from kfcheck.embedded.layout import Layout
 from kfcheck.embedded.processes import ClusterError
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout.from_env()
     try:
         if args.command == "build":
-            cluster.build_binaries(layout)
+            host.build_binaries(layout)
         elif args.command == "up":
             cluster.up(layout, build=not args.no_build, with_kubeflow=not args.no_kubeflow)
             print(f"export KUBECONFIG={layout.kubeconfig}")
