@@ -31,20 +31,20 @@ push-images: up
 	  $(if $(AUTHFILE),--authfile $(AUTHFILE),)
 
 lint: setup
-	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench
-	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components bench
+	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench conftest.py
+	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components bench conftest.py
 	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
 	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
 
 cluster-tests: up
-	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
+	@KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
 
 # Faults on the real cluster (API server stopped during training, make up during a shutdown, ...):
 # disruptive by design, so they run last and alone.
 fault-tests: up
-	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
+	@KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
 
 # The project's tests: lint, unit tests, the real cluster's tests, the full radish run (make validate),
 # then the fault tests.
