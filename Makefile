@@ -6,7 +6,7 @@ export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
 PYTHON := $(KFCHECK_CACHE)/venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup build up down status push-images test unit-tests cluster-tests fault-tests lint validate
+.PHONY: setup build up down status push-images validate-profile test unit-tests cluster-tests fault-tests lint validate
 
 setup:
 	@cluster/setup-host.sh
@@ -64,6 +64,17 @@ validate: setup
 	$(PYTHON) -m kfcheck report $(REPORTS)/cucumber.json; \
 	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML), $(REPORTS)/cucumber.html"; \
 	exit $$status
+
+# The suite as a Kubeflow Profile user runs it: a ServiceAccount with kubeflow-edit rights in one namespace
+# (kfcheck-profile) and nothing else; every scenario runs inside that namespace (-u namespace=), the Helm
+# feature is skipped for lack of rights. Reports in $(REPORTS)/profile/.
+PROFILE_ARGS = -u namespace=kfcheck-profile -u registry=127.0.0.1:5000 -u push_registry=registry.kube-system.svc.cluster.local:5000
+validate-profile: up
+	@mkdir -p $(REPORTS)/profile
+	@$(PYTHON) -m kfcheck.embedded profile
+	@KUBECONFIG=$(KFCHECK_STATE)/profile-kubeconfig $(KFCHECK_CACHE)/venv/bin/radish features/ -b radish $(PROFILE_ARGS) \
+	  --cucumber-json $(REPORTS)/profile/cucumber.json --junit-xml $(REPORTS)/profile/junit.xml $(RADISH_ARGS); \
+	status=$$?; $(PYTHON) -m kfcheck report --no-html $(REPORTS)/profile/cucumber.json; exit $$status
 
 # The release gate: validate, upgrade the Kubeflow release (UPGRADE_SET, e.g.
 # "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kfcheck.embedded import cluster, host, images
+from kfcheck.embedded import cluster, host, images, profile
 from kfcheck.embedded.layout import Layout
 from kfcheck.embedded.processes import ClusterError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck.embedded")
-    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images"])
+    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile"])
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
     parser.add_argument("--registry", help="push-images: the registry your cluster pulls from (host[:port][/path])")
@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             cluster.down(layout)
             print(f"cluster stopped and {layout.state} removed; caches kept in {layout.cache}")
+        elif args.command == "profile":
+            path = profile.ensure(layout)
+            print(f"export KUBECONFIG={path}  # {profile.USER}, kubeflow-edit in namespace {profile.NAMESPACE}")
         elif args.command == "push-images":
             if not args.registry:
                 parser.error("push-images needs --registry REGISTRY")

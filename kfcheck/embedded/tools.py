@@ -64,7 +64,7 @@ def kubectl(layout: Layout, *args: str, stdin: str | None = None, kubeconfig: st
     return result.stdout
 
 
-def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None) -> None:
-    """Server-side apply of cluster/manifests/<name>, its ${placeholders} filled from the layout."""
-    manifest = render(f"manifests/{name}", layout)
+def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None, **extra: str) -> None:
+    """Server-side apply of cluster/manifests/<name>, its ${placeholders} filled from the layout and extra."""
+    manifest = render(f"manifests/{name}", layout, **extra)
     kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest, kubeconfig=kubeconfig)
