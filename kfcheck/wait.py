@@ -125,9 +125,15 @@ def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lamb
                     f"{FATAL_WAITING_REASONS[waiting.reason]} ({(waiting.message or '').strip()[:300]})"
                 )
         for condition in pod.status.conditions or []:
-            if condition.type == "PodScheduled" and condition.status == "False" and condition.reason == "Unschedulable":
+            unschedulable = condition.type == "PodScheduled" and condition.reason == "Unschedulable"
+            if unschedulable and condition.status == "False" and not _waits_for_volume(condition.message or ""):
                 problems.append(f"pod {pod.metadata.name} cannot be scheduled: {condition.message}")
     return problems
+
+
+def _waits_for_volume(message: str) -> bool:
+    """A pod unschedulable only until its claim exists in the scheduler's cache or is bound: not a cause."""
+    return "persistentvolumeclaim" in message.lower() or "unbound" in message.lower()
 
 
 def pod_succeeded(pod: dict[str, Any]) -> bool:
