@@ -102,17 +102,20 @@ class WaitFailed(AssertionError):
     """A wait ended without its condition: a visible cause, or the deadline with the last state seen."""
 
 
-FAILED_CREATE_REPEATS = 3  # a controller that failed this often to create a pod will not by itself
+FAILED_CREATE_REPEATS = 3  # a controller that failed this often will not succeed by itself
+REPEATED_FAILURES = {"FailedCreate": "cannot create its pods", "ProvisioningFailed": "cannot get a volume"}
 
 
 def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lambda _name: True) -> list[str]:
     """Problems of the (owned) pods in the namespace that will not resolve by themselves, and of controllers
-    that keep failing to create their pods (a webhook that refuses or does not answer, a quota)."""
+    that keep failing to create their pods (a webhook that refuses or does not answer, a quota) or a claim's
+    volume (no StorageClass offers its access mode)."""
     problems = []
-    for event in kube.core.list_namespaced_event(namespace, field_selector="reason=FailedCreate,type=Warning").items:
-        if (event.count or 1) >= FAILED_CREATE_REPEATS and owned(event.involved_object.name):
+    for event in kube.core.list_namespaced_event(namespace, field_selector="type=Warning").items:
+        repeated = (event.count or 1) >= FAILED_CREATE_REPEATS and owned(event.involved_object.name)
+        if repeated and event.reason in REPEATED_FAILURES:
             subject = f"{event.involved_object.kind} {event.involved_object.name}"
-            problems.append(f"{subject} cannot create its pods ({event.count} times): {event.message}")
+            problems.append(f"{subject} {REPEATED_FAILURES[event.reason]} ({event.count} times): {event.message}")
     for pod in kube.core.list_namespaced_pod(namespace).items:
         if not owned(pod.metadata.name):
             continue
