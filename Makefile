@@ -29,6 +29,7 @@ lint: setup
 	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster
 
 cluster-tests: up
@@ -38,18 +39,16 @@ cluster-tests: up
 test: lint unit-tests cluster-tests
 	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig
 
-# The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
+# The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports: the run
+# as Cucumber Messages (messages.ndjson) and, made from them, cucumber.json, junit.xml and cucumber.html, also
+# when the run cannot start (`kfcheck run`; see kfcheck/reports.py).
 REPORTS ?= reports
 RADISH_ARGS ?= $(if $(CI),--no-ansi --no-line-jump,)
 validate: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
-	@mkdir -p $(REPORTS)
-	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(KFCHECK_CACHE)/venv/bin/radish features/ -b radish \
-	  --cucumber-json $(REPORTS)/cucumber.json --junit-xml $(REPORTS)/junit.xml $(RADISH_ARGS); \
-	status=$$?; \
-	$(PYTHON) -m kfcheck report $(REPORTS)/cucumber.json; \
-	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML), $(REPORTS)/cucumber.html"; \
-	exit $$status
+	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(PYTHON) -m kfcheck run --reports $(REPORTS) \
+	  features/ -b radish $(RADISH_ARGS)
 
 # The release gate: validate, upgrade the Kubeflow release (UPGRADE_SET, e.g.
 # "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.
@@ -58,10 +57,10 @@ validate: setup
 UPGRADE_SET ?= --set componentResources.limits.memory=2Gi
 GATE_TAGS ?= not upgrade
 upgrade-gate: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
-	@mkdir -p $(REPORTS)
 	@export KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig}; \
-	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/before.json $(RADISH_ARGS); \
+	$(PYTHON) -m kfcheck run --reports $(REPORTS)/before features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS); \
 	$(KFCHECK_CACHE)/bin/helm-*/helm upgrade kubeflow $(KFCHECK_STATE)/chart/kubeflow -n kubeflow --reuse-values $(UPGRADE_SET) --wait --timeout 1200s || exit 1; \
-	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/after.json $(RADISH_ARGS); \
-	$(PYTHON) -m kfcheck gate $(REPORTS)/before.json $(REPORTS)/after.json
+	$(PYTHON) -m kfcheck run --reports $(REPORTS)/after features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS); \
+	$(PYTHON) -m kfcheck gate $(REPORTS)/before/messages.ndjson $(REPORTS)/after/messages.ndjson

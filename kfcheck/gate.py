@@ -1,4 +1,5 @@
-"""The release gate: compares the cucumber reports of a run before and after an upgrade."""
+"""The release gate: compares the reports of a run before and after an upgrade (Cucumber Messages or cucumber
+JSON, read the same way by kfcheck.reports.read_results)."""
 
 from __future__ import annotations
 
@@ -38,13 +39,11 @@ def compare(before: dict[str, str], after: dict[str, str], why: dict[str, str] |
 def compare_files(before: Path, after: Path) -> Verdict:
     """reports.ReportError when a report is unusable, including a before report without scenarios (it would
     let any upgrade pass)."""
-    before_statuses = reports.scenario_statuses(reports.load(before))
+    before_statuses = reports.scenario_statuses(reports.read_results(before))
     if not before_statuses:
         raise reports.ReportError(f"{before} has no scenarios: there is nothing to gate on")
-    after_features = reports.load(after)
-    return compare(
-        before_statuses, reports.scenario_statuses(after_features), reports.scenario_failures(after_features)
-    )
+    after_results = reports.read_results(after)
+    return compare(before_statuses, reports.scenario_statuses(after_results), reports.scenario_failures(after_results))
 
 
 def render(verdict: Verdict) -> str:

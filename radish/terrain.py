@@ -1,5 +1,6 @@
 """radish hooks: settings and cluster check before the run, a namespace per scenario, cleanup always,
-evidence attached to failed steps, reports normalised at the end."""
+evidence attached to failed steps; the run recorded as Cucumber Messages (kfcheck.reports, through
+kfcheck.radish_support.install_report_hooks) and radish's own cucumber JSON normalised at the end."""
 
 from __future__ import annotations
 
@@ -17,10 +18,15 @@ from kfcheck.kube import ClusterUnavailable, connect, require_crds
 from kfcheck.radish_support import (
     attach_evidence,
     check_tag_expression,
+    install_report_hooks,
     install_signal_handlers,
     is_dry_run,
     record_setup_error,
+    recorded_hook,
+    refuse_start,
 )
+
+install_report_hooks()
 
 
 @before.all
@@ -30,8 +36,11 @@ def configure(features, marker):
     try:
         world.settings = Settings.from_user_data(world.config.user_data)
     except ConfigError as error:
-        print(f"kfcheck: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse_start(
+            "a -u setting is wrong",
+            str(error),
+            "correct or remove that -u value (`python -m kfcheck config` lists every key, its default and meaning)",
+        )
     world.kube = None
     if is_dry_run():
         return
@@ -39,8 +48,12 @@ def configure(features, marker):
         world.kube = connect(world.settings)
         require_crds(world.kube)
     except ClusterUnavailable as error:
-        print(f"kfcheck: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse_start(
+            "the cluster cannot be used",
+            str(error),
+            "bring the embedded cluster up with `make up`, or point KUBECONFIG (or -u kubeconfig= / -u context=) at "
+            "a running Kubeflow cluster",
+        )
     try:
         orphans = namespaces.sweep_orphans(world.kube)
     except Exception as error:
@@ -51,6 +64,7 @@ def configure(features, marker):
 
 
 @before.each_scenario
+@recorded_hook("before", "create the scenario's namespace")
 def create_namespace(scenario):
     scenario.context.namespace = None
     scenario.context.cleanups = []  # undo actions steps register (e.g. restore an upgraded release)
@@ -74,6 +88,7 @@ def attach_evidence_on_failure(step):
 
 
 @after.each_scenario
+@recorded_hook("after", "clean up: undo the scenario's changes, delete its namespace")
 def delete_namespace(scenario):
     for cleanup in reversed(getattr(scenario.context, "cleanups", [])):
         try:

@@ -2,9 +2,18 @@
 
 import os
 
-from radish import before, given, then, when
+from radish import after, before, given, then, when
 
-from kfcheck.radish_support import install_signal_handlers, record_setup_error, scenario_step
+from kfcheck.radish_support import (
+    attach_evidence,
+    install_report_hooks,
+    install_signal_handlers,
+    record_setup_error,
+    recorded_hook,
+    scenario_step,
+)
+
+install_report_hooks()
 
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
@@ -15,6 +24,7 @@ def start(features, marker):
 
 
 @before.each_scenario
+@recorded_hook("before", "set up the scenario")
 def set_up(scenario):
     try:
         if "setup-fails" in [tag.name for tag in scenario.all_tags]:
@@ -42,6 +52,20 @@ def add(step, number):
 @scenario_step
 def result(step, number):
     assert step.context.number == number, f"expected {number}, got {step.context.number}"
+
+
+@then("the numbers add up to")
+@scenario_step
+def numbers_add_up(step):
+    total = sum(int(row["number"]) for row in step.table)
+    assert step.context.number == total, f"expected {total} (the table's sum), got {step.context.number}"
+
+
+@after.each_step
+def attach_evidence_on_failure(step):
+    """Like the suite's evidence: a pod log that contains HTML and a secret, attached to a failed step."""
+    if step.state == "failed":
+        attach_evidence(step, "log of pod demo-0", "<script>alert('from the pod log')</script>\ntoken: s3cr3t-value")
 
 
 @then("nothing else runs")
