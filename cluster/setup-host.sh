@@ -7,7 +7,8 @@ cache=${KFCHECK_CACHE:-$HOME/.cache/kfcheck}
 
 packages=(containerd runc containernetworking-plugins iptables conntrack ipset socat ethtool
   mmdebstrap debootstrap buildah docker-registry skopeo busybox-static openssl uidmap fuse-overlayfs
-  ca-certificates curl python3 python3-venv python3-torch python3-numpy chromium)
+  ca-certificates curl python3 python3-venv python3-torch python3-numpy chromium
+  maven openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,7 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts no services here (no systemd), but stop any registry/containerd a package started.
-# chromium: the tests open the HTML report in headless Chromium with the network off.
+# chromium: the tests open the HTML report in headless Chromium with the network off; maven and the JDK:
+# they read the cucumber JSON with the Jenkins Cucumber Reports library (tests/data/jenkins-cucumber-reporting).
 
 if ! command -v go >/dev/null; then
   echo "[setup] Go is required (the cluster builds from Go modules); install Go >= 1.24" >&2

@@ -178,6 +178,36 @@ def test_junit_is_valid_against_jenkins_schema_with_the_error_as_message(demo_ru
     assert "AssertionError: expected 6, got 5" in (failure.text or "")
 
 
+def test_cucumber_html_reporter_still_reads_the_cucumber_json(demo_run: Run, tmp_path: Path) -> None:
+    tools = reports.node_tools()
+    output = tmp_path / "legacy.html"
+    rendered = subprocess.run(
+        ["node", str(tools / "render-legacy-html.cjs"), str(demo_run.directory / "cucumber.json"), str(output)],
+        capture_output=True, text=True, cwd=tools, timeout=120, check=False,
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    page = output.read_text()
+    assert "expected 6, got 5" in page and "Rows of an outline (a = 2, b = 2, c = 4)" in page
+
+
+def test_the_jenkins_cucumber_reports_library_reads_the_cucumber_json(demo_run: Run, tmp_path: Path) -> None:
+    check = Path(__file__).parent / "data" / "jenkins-cucumber-reporting"
+    classpath = tmp_path / "classpath"
+    resolved = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(check / "pom.xml"), f"-Dmaven.repo.local={reports.cache_dir() / 'maven'}",
+         "dependency:build-classpath", f"-Dmdep.outputFile={classpath}"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert resolved.returncode == 0, resolved.stdout[-2000:]
+    read = subprocess.run(
+        ["java", "-cp", classpath.read_text().strip(), str(check / "ReadReport.java"),
+         str(demo_run.directory / "cucumber.json"), str(tmp_path / "jenkins")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert "6 scenarios, 4 passed, 2 failed; steps failed 2" in read.stdout
+
+
 def _chromium(url: str, profile: Path, netlog: Path) -> str:
     """The page's DOM after its scripts ran, in headless Chromium inside a network namespace without network."""
     chromium = shutil.which("chromium")
