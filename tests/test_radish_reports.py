@@ -388,7 +388,8 @@ def test_a_tag_expression_that_selects_nothing_is_reported(tmp_path: Path) -> No
     assert "found no scenario to run" in error and "tag names carry no '@'" in error
 
 
-def test_sigterm_still_writes_complete_reports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interrupted_run_still_writes_complete_reports(signum: signal.Signals, tmp_path: Path) -> None:
     slow = tmp_path / "slow"
     (slow / "steps").mkdir(parents=True)
     (slow / "slow.feature").write_text("Feature: Slow\n  Scenario: Waits\n    Given it waits\n")
@@ -409,12 +410,12 @@ def test_sigterm_still_writes_complete_reports(tmp_path: Path) -> None:
     for line in process.stdout:  # wait until the step runs
         if "waiting" in line or time.monotonic() > deadline:
             break
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     assert process.wait(timeout=60) != 0
     run = Run(1, "", tmp_path / "reports")
     assert reports.is_complete(run.directory / "messages.ndjson")
     [result] = reports.read_results(run.directory / "messages.ndjson")
-    assert result.status == "failed" and "interrupted (SIGTERM)" in result.failure()
+    assert result.status == "failed" and f"interrupted ({signum.name})" in result.failure()
     assert (run.directory / "junit.xml").exists() and (run.directory / "cucumber.html").exists()
 
 
