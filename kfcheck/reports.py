@@ -854,6 +854,16 @@ def write_html(messages: str | Path, path: str | Path) -> Path:
     return Path(path)
 
 
+def validate_messages(path: str | Path) -> str:
+    """Checks every envelope of a messages file against the JSON schema of @cucumber/messages."""
+    tools = node_tools()
+    result = subprocess.run(["node", str(tools / "validate-messages.cjs"), str(Path(path).resolve())],
+                            capture_output=True, text=True, cwd=tools, check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise ReportError(f"{path} does not follow the Cucumber Messages schema: {result.stderr[-3000:]}")
+    return result.stdout.strip()
+
+
 def validate_cucumber_json(path: str | Path) -> str:
     """Runs @cucumber/cucumber-json-converter on a report; returns the implementation it matched."""
     tools = node_tools()

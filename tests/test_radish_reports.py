@@ -118,6 +118,14 @@ def test_the_messages_record_sources_pickles_steps_results_hooks_and_evidence(de
     assert "token: <redacted>" in attachment["body"] and "s3cr3t" not in attachment["body"]
 
 
+def test_the_messages_follow_the_schema_of_cucumber_messages(demo_run: Run, tmp_path: Path) -> None:
+    assert "valid envelopes" in reports.validate_messages(demo_run.directory / "messages.ndjson")
+    broken = (demo_run.directory / "messages.ndjson").read_text().replace('"status": "PASSED"', '"status": "FINE"', 1)
+    (tmp_path / "broken.ndjson").write_text(broken)
+    with pytest.raises(reports.ReportError, match="testStepResult/status"):
+        reports.validate_messages(tmp_path / "broken.ndjson")
+
+
 def test_outline_rows_are_named_with_their_values_everywhere(demo_run: Run) -> None:
     wanted = {"Rows of an outline (a = 1, b = 1, c = 2)", "Rows of an outline (a = 2, b = 2, c = 4)"}
     pickles = {e["pickle"]["name"] for e in demo_run.envelopes if "pickle" in e}
@@ -135,6 +143,7 @@ def test_an_interrupted_file_is_completed(demo_run: Run, tmp_path: Path) -> None
     truncated.write_text("\n".join(lines[: cut + 1]) + "\n" + lines[cut + 1][:20])  # a half-written last line
     reports.complete_messages(truncated, "the runner was killed")
     assert reports.is_complete(truncated)
+    assert "valid envelopes" in reports.validate_messages(truncated)
     results = reports.read_results(truncated)
     assert len(results) == 1 and results[0].status == "failed"
     assert "the runner was killed" in results[0].failure()
@@ -378,6 +387,7 @@ def test_a_run_that_cannot_start_writes_every_report_with_the_cause(case: str, t
     assert len(failures) == 1 and failures[0] is not None
     assert named[0] in (failures[0].get("message") or "")
     assert "valid cucumber JSON" in reports.validate_cucumber_json(run.directory / "cucumber.json")
+    assert "valid envelopes" in reports.validate_messages(run.directory / "messages.ndjson")
     assert any(words in "".join(output) for words in named)  # the console says it too
 
 
@@ -414,6 +424,7 @@ def test_an_interrupted_run_still_writes_complete_reports(signum: signal.Signals
     assert process.wait(timeout=60) != 0
     run = Run(1, "", tmp_path / "reports")
     assert reports.is_complete(run.directory / "messages.ndjson")
+    assert "valid envelopes" in reports.validate_messages(run.directory / "messages.ndjson")
     [result] = reports.read_results(run.directory / "messages.ndjson")
     assert result.status == "failed" and f"interrupted ({signum.name})" in result.failure()
     assert (run.directory / "junit.xml").exists() and (run.directory / "cucumber.html").exists()
