@@ -156,8 +156,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kfcheck run: {error}", file=sys.stderr)
     print("reports: " + ", ".join(str(path) for path in [messages, *written.paths]))
     _print_summary(messages)
-    if code == 0 and any(result.status == "failed" for result in reports.read_results(messages)):
-        code = 1  # radish's exit code misses failed hooks
+    success, why = reports.run_outcome(messages)
+    if code == 0 and not success:
+        print(f"kfcheck run: the run did not succeed{': ' + why if why else ''}", file=sys.stderr)
+        code = 1  # radish's exit code misses failed hooks and what the reports could not hold
     return code if code else (2 if written.errors else 0)
 
 

@@ -100,9 +100,7 @@ def recorded_hook(when: str, name: str) -> Callable[[Callable[[Any], None]], Cal
 
         @functools.wraps(function)
         def run(scenario: Any) -> None:
-            recorder = _recorder[0] if _recorder else None
-            if recorder is not None:
-                recorder.hook_started(scenario, hook)
+            _record(lambda recorder: recorder.hook_started(scenario, hook))
             error: str | None = None
             try:
                 function(scenario)
@@ -113,12 +111,23 @@ def recorded_hook(when: str, name: str) -> Callable[[Callable[[Any], None]], Cal
                 setup_error = getattr(scenario.context, SETUP_ERROR, None)
                 if error is None and setup_error is not None and hook.when == "before":
                     error = f"{setup_error.__class__.__name__}: {setup_error}"
-                if recorder is not None:
-                    recorder.hook_finished(scenario, hook, error)
+                _record(lambda recorder: recorder.hook_finished(scenario, hook, error))
 
         return run
 
     return wrap
+
+
+def _record(action: Callable[[reports.RunRecorder], None]) -> None:
+    """Feeds the recorder; a failure to record stops recording (with a message) but never the run: an
+    exception in a radish hook would abort it. `kfcheck run` then completes the messages file."""
+    if not _recorder:
+        return
+    try:
+        action(_recorder[0])
+    except Exception as error:
+        _recorder.clear()
+        print(f"kfcheck: recording the run as Cucumber Messages stopped: {error!r}", file=sys.stderr)
 
 
 def install_report_hooks() -> None:
@@ -129,34 +138,30 @@ def install_report_hooks() -> None:
         name_outline_rows(features)
         messages = os.environ.get(reports.MESSAGES_ENV)
         if messages and not _recorder:
-            recorder = reports.RunRecorder(messages)
-            _recorder.append(recorder)
-            recorder.start(features, list(StepRegistry().steps.items()), _recorded_hooks)
+            _recorder.append(reports.RunRecorder(messages))
+            _record(lambda recorder: recorder.start(features, list(StepRegistry().steps.items()), _recorded_hooks))
+            for missing in _recorder[0].unrecorded if _recorder else []:
+                print(f"kfcheck: runs but cannot be in the reports: {missing}", file=sys.stderr)
 
     @before.each_scenario(order=0)
     def record_scenario_start(scenario: Any) -> None:
-        if _recorder:
-            _recorder[0].scenario_started(scenario)
+        _record(lambda recorder: recorder.scenario_started(scenario))
 
     @before.each_step(order=0)
     def record_step_start(step: Any) -> None:
-        if _recorder:
-            _recorder[0].step_started(step)
+        _record(lambda recorder: recorder.step_started(step))
 
     @after.each_step(order=0)  # after the evidence is attached (order 100)
     def record_step_end(step: Any) -> None:
-        if _recorder:
-            _recorder[0].step_finished(step, interrupted_by())
+        _record(lambda recorder: recorder.step_finished(step, interrupted_by()))
 
     @after.each_scenario(order=0)  # after the clean-up hooks
     def record_scenario_end(scenario: Any) -> None:
-        if _recorder:
-            _recorder[0].scenario_finished(scenario, interrupted_by())
+        _record(lambda recorder: recorder.scenario_finished(scenario, interrupted_by()))
 
     @after.all(order=0)  # last
     def finish_recording(features: list[Any], marker: str) -> None:
-        if _recorder:
-            _recorder[0].finish(interrupted_by())
+        _record(lambda recorder: recorder.finish(interrupted_by()))
 
 
 def record_setup_error(scenario: Any, error: BaseException) -> None:

@@ -170,6 +170,7 @@ class _Case:
     hook_step_ids: dict[str, str] = field(default_factory=dict)  # hook id -> test step id
     open_step: tuple[str, int] | None = None  # (test step id, start in ns)
     failed: bool = False
+    finished: bool = False
 
 
 class RunRecorder:
@@ -186,6 +187,7 @@ class RunRecorder:
         self.hooks: list[RecordedHook] = []
         self.success = True
         self.finished = False
+        self.unrecorded: list[str] = []  # what radish runs that the messages cannot hold
 
     def start(self, features: Iterable[Any], step_functions: Iterable[tuple[Any, Callable[..., Any]]],
               hooks: list[RecordedHook]) -> None:  # fmt: skip
@@ -196,14 +198,20 @@ class RunRecorder:
             uri = relative_uri(feature.path)
             text = Path(feature.path).read_text(encoding="utf-8")
             self.out.emit({"source": {"uri": uri, "data": text, "mediaType": GHERKIN_MEDIA_TYPE}})
-            document, pickles = parse_gherkin(uri, text, self.ids)
+            try:
+                document, pickles = parse_gherkin(uri, text, self.ids)
+            except Exception as error:  # radish accepts what Cucumber's parser does not
+                self.out.emit({"parseError": {"source": {"uri": uri}, "message": str(error)}})
+                self.unrecorded.append(f"{uri} (Cucumber's parser: {str(error).splitlines()[0]})")
+                continue
             self.out.emit({"gherkinDocument": document})
             by_line = {pickle["location"]["line"]: pickle for pickle in pickles}
             for scenario in _runnable_scenarios(feature):
                 example = getattr(scenario, "example", None)
                 pickle = by_line.get(example.line if example is not None else scenario.line)
-                if pickle is None:
-                    continue  # radish-only syntax (Scenario Loop, preconditions): not in the messages
+                if pickle is None:  # radish-only syntax (Scenario Loop, preconditions)
+                    self.unrecorded.append(f"{uri}:{scenario.line} {scenario.sentence}")
+                    continue
                 if example is not None:
                     pickle["name"] = scenario.sentence
                 self.out.emit({"pickle": pickle})
@@ -300,10 +308,12 @@ class RunRecorder:
         for case in self.cases.values():
             if case.started_id:
                 self._close(case, interrupted)
-        finished: Envelope = {"success": self.success and not interrupted, "timestamp": timestamp(),
-                              "testRunStartedId": self.run_id}  # fmt: skip
+        finished: Envelope = {"success": self.success and not interrupted and not self.unrecorded,
+                              "timestamp": timestamp(), "testRunStartedId": self.run_id}  # fmt: skip
         if interrupted:
             finished["message"] = f"the run was interrupted ({interrupted}); scenarios after it did not run"
+        elif self.unrecorded:
+            finished["message"] = "ran but not in the reports: " + "; ".join(self.unrecorded)
         self.out.emit({"testRunFinished": finished})
         self.out.close()
         self.finished = True
@@ -312,12 +322,12 @@ class RunRecorder:
         if case.open_step is not None:
             why = f"interrupted ({interrupted})" if interrupted else "the step did not finish"
             self._step_finished(case, "FAILED", why, [])
-        if case.started_id and case.started_id != "finished":
+        if case.started_id and not case.finished:
             self.out.emit({"testCaseFinished": {"testCaseStartedId": case.started_id, "timestamp": timestamp(),
                                                 "willBeRetried": False}})  # fmt: skip
             if case.failed:
                 self.success = False
-            case.started_id = "finished"
+            case.finished = True
 
     def _step_started(self, case: _Case, step_id: str) -> None:
         case.open_step = (step_id, time.monotonic_ns())
@@ -466,6 +476,14 @@ def read_envelopes(path: str | Path) -> list[Envelope]:
 def is_complete(path: str | Path) -> bool:
     target = Path(path)
     return target.exists() and any("testRunFinished" in envelope for envelope in read_envelopes(target))
+
+
+def run_outcome(path: str | Path) -> tuple[bool, str]:
+    """(success, message) of the run's testRunFinished."""
+    finished = next((e["testRunFinished"] for e in read_envelopes(path) if "testRunFinished" in e), None)
+    if finished is None:
+        return False, "the run did not finish"
+    return bool(finished.get("success")), str(finished.get("message", ""))
 
 
 def complete_messages(path: str | Path, cause: str) -> None:

@@ -136,6 +136,17 @@ def test_outline_rows_are_named_with_their_values_everywhere(demo_run: Run) -> N
     assert reports.outline_row_name("with <workers> workers", {"workers": "2"}) == "with 2 workers"
 
 
+def test_what_radish_runs_but_the_messages_cannot_hold_fails_the_run(tmp_path: Path) -> None:
+    (tmp_path / "loop.feature").write_text(
+        "Feature: Loops\n  Scenario Loop 2: Adds again\n    Given a number 1\n\n"
+        "  Scenario: Plain\n    Given a number 1\n"
+    )
+    code, output = kfcheck_run(tmp_path / "reports", str(tmp_path / "loop.feature"), "-b", str(FIXTURES / "steps"))
+    assert code == 1, output
+    assert "runs but cannot be in the reports" in output and "Adds again - iteration 0" in output
+    assert reports.run_outcome(tmp_path / "reports" / "messages.ndjson")[0] is False
+
+
 def test_an_interrupted_file_is_completed(demo_run: Run, tmp_path: Path) -> None:
     lines = (demo_run.directory / "messages.ndjson").read_text().splitlines()
     cut = next(i for i, line in enumerate(lines) if '"testStepStarted"' in line and i > 0)
