@@ -41,8 +41,9 @@ def _gate(args: argparse.Namespace) -> int:
 def _print_summary(path: Path) -> None:
     results = reports.read_results(path)
     print(f"{path}: {reports.summary(results)}")
-    for scenario, why in reports.scenario_failures(results).items():
-        print(f"  failed: {scenario}: {why}")
+    for result in results:
+        if result.status == "failed":
+            print(f"  failed: {result.feature}: {result.name}: {result.failure()}")
 
 
 def _report(args: argparse.Namespace) -> int:

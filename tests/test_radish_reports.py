@@ -312,7 +312,7 @@ def test_gate_command_exit_codes(tmp_path: Path, demo_run: Run) -> None:
     assert gate_cli(str(before), str(demo_run.directory / "messages.ndjson")).returncode == 0
     regressed = gate_cli(str(before), str(after))
     assert regressed.returncode == 1
-    assert "everything-passes: passed before, failed after — " in regressed.stdout
+    assert "Demo of the report plumbing: Everything passes: passed before, failed after — " in regressed.stdout
     assert ": broke" in regressed.stdout  # the failed step and its error are named
     (tmp_path / "empty.json").write_text("[]")
     no_scenarios = gate_cli(str(tmp_path / "empty.json"), str(after))
