@@ -534,6 +534,7 @@ class StepResult:
     message: str = ""
     location: str = ""
     attachments: list[tuple[str, str, str]] = field(default_factory=list)  # (name, media type, text)
+    error_type: str = ""  # the exception's class, when the messages name it
 
 
 @dataclass
@@ -656,6 +657,7 @@ def results_from_messages(envelopes: list[Envelope]) -> list[ScenarioResult]:
                 step_result.status = str(outcome.get("status", "UNKNOWN")).lower()
                 step_result.duration_ns = duration_ns(outcome.get("duration"))
                 step_result.message = outcome.get("message", "")
+                step_result.error_type = (outcome.get("exception") or {}).get("type", "")
                 step_result.attachments = attachments.get((finished["testCaseStartedId"], finished["testStepId"]), [])
         elif "testCaseFinished" in envelope:
             ended = started.get(envelope["testCaseFinished"]["testCaseStartedId"])
@@ -763,7 +765,7 @@ def write_junit(results: list[ScenarioResult], path: str | Path) -> Path:
         if step is not None:
             first_line = next((line for line in step.message.splitlines() if line.strip()), f"{step.status} step")
             body = f"{step.message}\n\nFailed step: {step.keyword}{step.text} ({step.location})"
-            case.add_failure_info(message=first_line, output=body, failure_type=step.status)
+            case.add_failure_info(message=first_line, output=body, failure_type=step.error_type or step.status)
         elif result.status == "skipped":
             case.add_skipped_info(message="not every step ran")
         suites.setdefault(result.feature, []).append(case)

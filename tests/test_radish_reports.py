@@ -194,6 +194,7 @@ def test_junit_is_valid_against_jenkins_schema_with_the_error_as_message(demo_ru
     failure = failing.find("failure")
     assert failure is not None
     assert failure.get("message") == "expected 6, got 5"
+    assert failure.get("type") == "AssertionError"
     assert "Failed step: Then the result is 6 (tests/radish_fixtures/demo.feature:14)" in (failure.text or "")
     assert "AssertionError: expected 6, got 5" in (failure.text or "")
 
