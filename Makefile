@@ -36,6 +36,7 @@ lint: setup
 	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
 
 cluster-tests: up
@@ -44,7 +45,7 @@ cluster-tests: up
 # Faults on the real cluster (API server stopped during training, make up during a shutdown, ...):
 # disruptive by design, so they run last and alone.
 fault-tests: up
-	@KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
+	@KFCHECK_FAULT_TESTS=1 KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
 
 # The project's tests: lint, unit tests, the real cluster's tests, the full radish run (make validate),
 # then the fault tests.
@@ -52,29 +53,26 @@ test: lint unit-tests cluster-tests
 	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig
 	@$(MAKE) --no-print-directory fault-tests
 
-# The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
+# The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports: the run
+# as Cucumber Messages (messages.ndjson) and, made from them, cucumber.json, junit.xml and cucumber.html, also
+# when the run cannot start (`kfcheck run`; see kfcheck/reports.py).
 REPORTS ?= reports
 RADISH_ARGS ?= $(if $(CI),--no-ansi --no-line-jump,)
 validate: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
-	@mkdir -p $(REPORTS)
-	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(KFCHECK_CACHE)/venv/bin/radish features/ -b radish \
-	  --cucumber-json $(REPORTS)/cucumber.json --junit-xml $(REPORTS)/junit.xml $(RADISH_ARGS); \
-	status=$$?; \
-	$(PYTHON) -m kfcheck report $(REPORTS)/cucumber.json; \
-	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML), $(REPORTS)/cucumber.html"; \
-	exit $$status
+	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(PYTHON) -m kfcheck run --reports $(REPORTS) \
+	  features/ -b radish $(RADISH_ARGS)
 
 # The suite as a Kubeflow Profile user runs it: a ServiceAccount with kubeflow-edit rights in one namespace
 # (kfcheck-profile) and nothing else; every scenario runs inside that namespace (-u namespace=), the Helm
 # feature is skipped for lack of rights. Reports in $(REPORTS)/profile/.
 PROFILE_ARGS = -u namespace=kfcheck-profile -u registry=127.0.0.1:5000 -u push_registry=registry.kube-system.svc.cluster.local:5000
 validate-profile: up
-	@mkdir -p $(REPORTS)/profile
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@$(PYTHON) -m kfcheck.embedded profile
-	@KUBECONFIG=$(KFCHECK_STATE)/profile-kubeconfig $(KFCHECK_CACHE)/venv/bin/radish features/ -b radish $(PROFILE_ARGS) \
-	  --cucumber-json $(REPORTS)/profile/cucumber.json --junit-xml $(REPORTS)/profile/junit.xml $(RADISH_ARGS); \
-	status=$$?; $(PYTHON) -m kfcheck report --no-html $(REPORTS)/profile/cucumber.json; exit $$status
+	@KUBECONFIG=$(KFCHECK_STATE)/profile-kubeconfig $(PYTHON) -m kfcheck run --reports $(REPORTS)/profile \
+	  features/ -b radish $(PROFILE_ARGS) $(RADISH_ARGS)
 
 # The release gate: validate, upgrade the Kubeflow release (UPGRADE_SET, e.g.
 # "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.
@@ -83,10 +81,10 @@ validate-profile: up
 UPGRADE_SET ?= --set componentResources.limits.memory=2Gi
 GATE_TAGS ?= not upgrade
 upgrade-gate: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
-	@mkdir -p $(REPORTS)
 	@export KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig}; \
-	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/before.json $(RADISH_ARGS); \
+	$(PYTHON) -m kfcheck run --reports $(REPORTS)/before features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS); \
 	$(PYTHON) -m kfcheck upgrade $(UPGRADE_SET) || exit 1; \
-	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/after.json $(RADISH_ARGS); \
-	$(PYTHON) -m kfcheck gate $(REPORTS)/before.json $(REPORTS)/after.json
+	$(PYTHON) -m kfcheck run --reports $(REPORTS)/after features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS); \
+	$(PYTHON) -m kfcheck gate $(REPORTS)/before/messages.ndjson $(REPORTS)/after/messages.ndjson

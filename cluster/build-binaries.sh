@@ -92,7 +92,20 @@ build_kaniko() {
   publish "$tmp" "$dir"
 }
 
-all=(kubernetes etcd coredns helm training_operator kaniko)
+# Cucumber's json-formatter turns the run's Cucumber Messages into cucumber JSON (kfcheck.reports).
+build_cucumber_json_formatter() {
+  local v=$CUCUMBER_JSON_FORMATTER_VERSION dir=$bin/cucumber-json-formatter-$CUCUMBER_JSON_FORMATTER_VERSION
+  complete "$dir" cucumber-json-formatter && return 0
+  grep -q "json-formatter/go/v19 v$v " "$here/modules/cucumber-json-formatter/go.mod" || {
+    echo "cluster/modules/cucumber-json-formatter/go.mod does not pin json-formatter v$v (versions.env)" >&2; exit 2; }
+  log "cucumber json-formatter v$v"
+  local tmp; tmp=$(mktemp -d "$bin/.cucumber-json-formatter.XXXX")
+  (cd "$here/modules/cucumber-json-formatter" && go build -trimpath -ldflags "-s -w" \
+    -o "$tmp/cucumber-json-formatter" github.com/cucumber/common/json-formatter/go/v19/cmd)
+  publish "$tmp" "$dir"
+}
+
+all=(kubernetes etcd coredns helm training_operator kaniko cucumber_json_formatter)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all[@]}")
 for c in "${wanted[@]}"; do

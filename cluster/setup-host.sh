@@ -7,7 +7,8 @@ cache=${KFCHECK_CACHE:-$HOME/.cache/kfcheck}
 
 packages=(containerd runc containernetworking-plugins iptables conntrack ipset socat ethtool
   mmdebstrap debootstrap buildah docker-registry skopeo busybox-static openssl uidmap fuse-overlayfs
-  ca-certificates curl python3 python3-venv python3-torch python3-numpy)
+  ca-certificates curl python3 python3-venv python3-torch python3-numpy chromium
+  maven openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts no services here (no systemd), but stop any registry/containerd a package started.
+# chromium: the tests open the HTML report in headless Chromium with the network off; maven and the JDK:
+# they read the cucumber JSON with the Jenkins Cucumber Reports library (tests/data/jenkins-cucumber-reporting).
 
 if ! command -v go >/dev/null; then
   echo "[setup] Go is required (the cluster builds from Go modules); install Go >= 1.24" >&2
@@ -36,4 +39,21 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q -r "$here/requirements.txt"
   echo "$want" > "$stamp"
+fi
+
+# Cucumber's npm tools of the reports (HTML formatter, cucumber JSON validator) from the committed
+# lockfile, into $KFCHECK_CACHE/node/cucumber-reports; reinstalled only when the lockfile changes.
+tools=$cache/node/cucumber-reports
+want=$(sha256sum "$here/tools/cucumber-reports/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$tools/.lock.sha256" 2>/dev/null)" != "$want" ] || [ ! -d "$tools/node_modules" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "[setup] Node.js and npm are required for the HTML report (Node >= 20)" >&2
+    exit 1
+  fi
+  echo "[setup] npm tools of the reports in $tools"
+  rm -rf "$tools"
+  mkdir -p "$tools"
+  cp "$here/tools/cucumber-reports/package.json" "$here/tools/cucumber-reports/package-lock.json" "$tools/"
+  (cd "$tools" && npm ci --no-audit --no-fund --silent)
+  echo "$want" > "$tools/.lock.sha256"
 fi

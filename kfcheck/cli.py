@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import traceback
 from pathlib import Path
 
 from kfcheck import gate, helm, reports
 from kfcheck.config import ConfigError, Settings
+
+# What to do about each error radish raises before its run starts (its class name -> title, fix).
+_RADISH_START_ERRORS = {
+    "FeatureFileSyntaxError": ("a feature file does not parse", "correct the feature file at the line named above"),
+    "FeatureFileNotFoundError": ("a feature file is missing", "name an existing .feature file or directory"),
+    "LanguageNotSupportedError": ("a feature file's language is unknown", "use one of radish's languages"),
+    "StepDefinitionNotFoundError": (
+        "a step has no definition",
+        "correct the step's sentence, or add a step definition for it to radish/stepfile.py (one call into kfcheck/)",
+    ),
+    "SameStepError": ("a step is defined twice", "remove or rename one of the two step definitions"),
+    "StepPatternError": ("a step pattern does not compile", "correct the step definition's pattern"),
+    "StepRegexError": ("a step pattern does not compile", "correct the step definition's regular expression"),
+    "ScenarioNotFoundError": ("-s names no scenario", "name scenario ids that exist (radish show --expand)"),
+}
 
 
 def _gate(args: argparse.Namespace) -> int:
@@ -20,16 +38,30 @@ def _gate(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def _print_summary(path: Path) -> None:
+    results = reports.read_results(path)
+    print(f"{path}: {reports.summary(results)}")
+    for result in results:
+        if result.status in ("failed", "could not run"):
+            print(f"  {result.status}: {result.feature}: {result.name}: {result.failure()}")
+
+
 def _report(args: argparse.Namespace) -> int:
+    """Messages (.ndjson): writes cucumber.json, junit.xml and cucumber.html beside them and summarises.
+    cucumber JSON (radish's own or the json-formatter's): normalises radish's and summarises."""
     try:
-        reports.normalise_file(args.cucumber_json)
-        features = reports.load(args.cucumber_json)
-        print(f"{args.cucumber_json}: {reports.summary(features)}")
-        for scenario, why in reports.scenario_failures(features).items():
-            print(f"  failed: {scenario}: {why}")
-        if not args.no_html:
-            html = reports.render_html(args.cucumber_json, args.cucumber_json.with_suffix(".html"))
-            print(f"HTML report: {html}")
+        if str(args.report).endswith(".ndjson"):
+            if args.no_html:
+                print("kfcheck report: --no-html applies to cucumber JSON only", file=sys.stderr)
+            written = reports.write_reports(args.report, args.report.parent)
+            for error in written.errors:
+                print(f"kfcheck report: {error}", file=sys.stderr)
+            print("reports: " + ", ".join(str(path) for path in written.paths))
+            _print_summary(args.report)
+            return 2 if written.errors else 0
+        if reports.written_by_radish(reports.load(args.report)):
+            reports.normalise_file(args.report)
+        _print_summary(args.report)
     except reports.ReportError as error:
         print(f"kfcheck report: {error}", file=sys.stderr)
         return 2
@@ -47,6 +79,102 @@ def _upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt_early(signum: int, _frame: object) -> None:
+    """SIGTERM before radish's hooks install theirs: the Ctrl-C path, so the reports are still written."""
+    raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
+
+
+def _where_parsing_stopped(error: BaseException) -> str:
+    """ " (in FILE, line N)" when radish's feature parser raised the error: its messages often name neither."""
+    frame_info = error.__traceback__
+    where = ""
+    while frame_info is not None:
+        parser = frame_info.tb_frame.f_locals.get("self")
+        if parser is not None and hasattr(parser, "_featurefile") and hasattr(parser, "_current_line"):
+            where = f" (in {parser._featurefile}, line {parser._current_line})"
+        frame_info = frame_info.tb_next
+    return where
+
+
+def _call_radish(radish_args: list[str]) -> tuple[int, tuple[str, str, str] | None]:
+    """Runs radish in this process; returns its exit code and, for a run that did not start, (title, cause,
+    fix). radish's own error handler is bypassed so that its errors come back as exceptions."""
+    from radish import exceptions
+    from radish.main import main as radish_main
+
+    try:
+        code = radish_main.__wrapped__(radish_args)
+    except exceptions.HookError as error:  # a hook crashed: the run is cut short
+        print(f"Error: {error}\n{error.failure.traceback}", file=sys.stderr)
+        return 1, ("a radish hook crashed", str(error), "fix the hook named above (radish/terrain.py)")
+    except exceptions.RadishError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        title, fix = _RADISH_START_ERRORS.get(error.__class__.__name__, ("radish could not start", "read the error"))
+        cause = f"{error.__class__.__name__}: {str(error).splitlines()[0]}{_where_parsing_stopped(error)}"
+        return 2, (title, cause, fix)
+    except KeyboardInterrupt as interrupt:
+        print(f"Aborted: {interrupt or 'Ctrl-C'}", file=sys.stderr)
+        return 1, (
+            "the run was interrupted before it started",
+            f"interrupted ({interrupt or 'Ctrl-C'})",
+            "run it again",
+        )
+    except SystemExit as exit:
+        if isinstance(exit.code, str):  # docopt's usage error
+            print(exit.code, file=sys.stderr)
+            return 2, (
+                "radish refused the command line",
+                f"radish does not accept the arguments {' '.join(radish_args)!r}",
+                "see `radish --help`; kfcheck's own option (--reports DIR) goes before radish's arguments",
+            )
+        return int(exit.code or 0), None
+    except Exception as error:
+        traceback.print_exc()
+        return 2, ("radish crashed", f"{error.__class__.__name__}: {error}", "read the traceback above")
+    return int(code or 0), None
+
+
+def _run(args: argparse.Namespace) -> int:
+    """radish with the given arguments, recorded as Cucumber Messages; then every report, also for a run
+    that could not start (one failed test case naming the cause and the fix)."""
+    directory: Path = args.reports
+    directory.mkdir(parents=True, exist_ok=True)
+    messages = directory / "messages.ndjson"
+    messages.unlink(missing_ok=True)
+    os.environ[reports.MESSAGES_ENV] = str(messages.resolve())
+    signal.signal(signal.SIGTERM, _interrupt_early)
+    radish_args = [argument for argument in args.radish_args if argument != "--"]
+    code, failure = _call_radish(radish_args)
+    if not messages.exists() and failure is None and code == 1:  # radish found nothing to run
+        failure = (
+            "no scenario to run",
+            f"radish found no scenario to run in {' '.join(radish_args)!r}",
+            "name existing feature files, and a --tags expression that selects scenarios (tag names carry no '@': "
+            "--tags 'smoke', not --tags '@smoke')",
+        )
+    if not messages.exists():
+        title, cause, fix = failure or (
+            "radish stopped before the run started",
+            f"radish ended with exit code {code} before the run started",
+            "read radish's output above",
+        )
+        reports.write_start_failure(messages, title, cause, fix)
+        code = code or 2
+    elif not reports.is_complete(messages):
+        reports.complete_messages(messages, failure[1] if failure else f"the run ended early (exit code {code})")
+        code = code or 1
+    written = reports.write_reports(messages, directory)
+    for error in written.errors:
+        print(f"kfcheck run: {error}", file=sys.stderr)
+    print("reports: " + ", ".join(str(path) for path in [messages, *written.paths]))
+    _print_summary(messages)
+    success, why = reports.run_outcome(messages)
+    if code == 0 and not success:
+        print(f"kfcheck run: the run did not succeed{': ' + why if why else ''}", file=sys.stderr)
+        code = 1  # radish's exit code misses failed hooks and what the reports could not hold
+    return code if code else (2 if written.errors else 0)
+
+
 def _config(args: argparse.Namespace) -> int:
     del args
     print(Settings.markdown_table())
@@ -60,9 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     gate_parser.add_argument("before", type=Path)
     gate_parser.add_argument("after", type=Path)
     gate_parser.set_defaults(run=_gate)
-    report_parser = commands.add_parser("report", help="normalise a cucumber JSON report and summarise it")
-    report_parser.add_argument("cucumber_json", type=Path)
-    report_parser.add_argument("--no-html", action="store_true", help="only normalise and summarise")
+    report_parser = commands.add_parser(
+        "report", help="messages.ndjson: write cucumber.json, junit.xml, cucumber.html beside it; summarise a report"
+    )
+    report_parser.add_argument("report", type=Path, help="messages (.ndjson) or cucumber JSON")
+    report_parser.add_argument("--no-html", action="store_true", help="(kept for old callers; JSON is never rendered)")
     report_parser.set_defaults(run=_report)
     upgrade_parser = commands.add_parser(
         "upgrade", help="helm upgrade the Kubeflow release, keeping its values (--reuse-values) and adding --set ones"
@@ -72,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     upgrade_parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE",
                                 help="the suite's settings, as for radish (-u chart=..., -u helm=...)")  # fmt: skip
     upgrade_parser.set_defaults(run=_upgrade)
+
+    run_parser = commands.add_parser(
+        "run", help="run radish (its arguments follow) and write every report, also when the run cannot start"
+    )
+    run_parser.add_argument("--reports", type=Path, default=Path("reports"), help="directory of the reports")
+    run_parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments: features/ -b radish ...")
+    run_parser.set_defaults(run=_run)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""The release gate: compares the cucumber reports of a run before and after an upgrade.
+"""The release gate: compares the reports of a run before and after an upgrade (Cucumber Messages or cucumber
+JSON, read the same way by kfcheck.reports.read_results).
 
 Three verdicts, each with its own exit code (see EXIT_CODES): "pass" (no scenario regressed),
 "regression" (a scenario that passed before failed, was skipped or is missing after) and
@@ -40,12 +41,20 @@ class Verdict:
         return EXIT_CODES[self.outcome]
 
 
-def compare(before: dict[str, str], after: dict[str, str], why: dict[str, str] | None = None) -> Verdict:
-    """`why` maps a scenario id to what failed in it (its failed step and error), for the printout."""
-    why = why or {}
+def compare(
+    before: dict[str, str],
+    after: dict[str, str],
+    why: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
+) -> Verdict:
+    """Scenarios are matched by id. `why` maps a scenario id to what failed in it (its failed step and error);
+    `names` maps an id to what the printout calls it (ids of outline rows keep the outline's placeholders,
+    names carry the row's values)."""
+    why, names = why or {}, names or {}
 
-    def because(scenario: str) -> str:
-        return f" — {why[scenario]}" if why.get(scenario) else ""
+    def when(scenario: str) -> str:
+        return " and ".join(run for run, statuses in (("before", before), ("after", after))
+                            if statuses.get(scenario) == COULD_NOT_RUN)  # fmt: skip
 
     untestable = [
         scenario
@@ -54,36 +63,32 @@ def compare(before: dict[str, str], after: dict[str, str], why: dict[str, str] |
         or (before.get(scenario) == COULD_NOT_RUN and after.get(scenario, "missing") != "passed")
     ]
     regressions = [
-        f"{scenario}: passed before, {after.get(scenario, 'missing')} after{because(scenario)}"
+        f"{names.get(scenario, scenario)}: passed before, {after.get(scenario, 'missing')} after"
+        + (f" — {why[scenario]}" if why.get(scenario) else "")
         for scenario, status in sorted(before.items())
         if status == "passed" and after.get(scenario) not in ("passed", COULD_NOT_RUN)
     ]
-    fixed = [s for s, status in sorted(before.items()) if status != "passed" and after.get(s) == "passed"]
+    fixed = [names.get(s, s) for s, status in sorted(before.items()) if status != "passed" and after.get(s) == "passed"]
     still = [
-        s
+        names.get(s, s)
         for s, status in sorted(before.items())
         if status not in ("passed", COULD_NOT_RUN) and after.get(s, "missing") not in ("passed", COULD_NOT_RUN)
     ]
-    new = sorted(set(after) - set(before))
-
-    def when(scenario: str) -> str:
-        runs = [name for name, run in (("before", before), ("after", after)) if run.get(scenario) == COULD_NOT_RUN]
-        return " and ".join(runs)
-
-    could_not_run = [f"{scenario}: {when(scenario)}{because(scenario)}" for scenario in untestable]
+    new = sorted(names.get(s, s) for s in set(after) - set(before))
+    could_not_run = [f"{names.get(s, s)}: {when(s)}" + (f" — {why[s]}" if why.get(s) else "") for s in untestable]
     return Verdict(regressions, fixed, still, new, could_not_run)
 
 
 def compare_files(before: Path, after: Path) -> Verdict:
     """reports.ReportError when a report is unusable, including a before report without scenarios (it would
     let any upgrade pass)."""
-    before_features = reports.load(before)
-    before_statuses = reports.scenario_statuses(before_features)
-    if not before_statuses:
+    before_results = reports.read_results(before)
+    if not before_results:
         raise reports.ReportError(f"{before} has no scenarios: there is nothing to gate on")
-    after_features = reports.load(after)
-    why = {**reports.scenario_failures(before_features), **reports.scenario_failures(after_features)}
-    return compare(before_statuses, reports.scenario_statuses(after_features), why)
+    after_results = reports.read_results(after)
+    names = {result.id: f"{result.feature}: {result.name}" for result in [*before_results, *after_results]}
+    why = {**reports.scenario_failures(before_results), **reports.scenario_failures(after_results)}
+    return compare(reports.scenario_statuses(before_results), reports.scenario_statuses(after_results), why, names)
 
 
 def render(verdict: Verdict) -> str:

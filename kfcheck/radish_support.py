@@ -7,20 +7,28 @@
   which runs the after hooks (cleanup) and writes the cucumber JSON and JUnit XML.
 - `--dry-run` is parsed but ignored by radish; cluster steps skip themselves and hooks touch nothing.
 - `--tags "not @slow"` silently matches nothing (radish tag names carry no '@'): refused with the fix.
+- radish names outline rows "<outline> - row N"; they are renamed with their values before the run.
+- The run is recorded as Cucumber Messages (kfcheck.reports.RunRecorder) when $KFCHECK_MESSAGES names a
+  file (`kfcheck run` sets it): install_report_hooks() registers the radish hooks that feed the recorder;
+  recorded_hook() makes a scenario hook a hook step of each test case. A run refused before it starts
+  (refuse_start) writes a messages file with one failed test case naming the cause and the fix.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
-from radish import world
+from radish import after, before, world
 from radish.feature import Feature
+from radish.stepregistry import StepRegistry
 
+from kfcheck import reports
 from kfcheck.capabilities import Unavailable
 from kfcheck.config import ConfigError
 from kfcheck.kube import ClusterUnavailable
@@ -31,6 +39,9 @@ from kfcheck.reports import COULD_NOT_RUN
 SETUP_ERROR = "kfcheck_setup_error"
 SKIP_REASON = "kfcheck_skip_reason"
 SKIP_SHOWN = "kfcheck_skip_shown"
+_recorded_hooks: list[reports.RecordedHook] = []
+_recorder: list[reports.RunRecorder] = []  # the run's recorder, once started
+_interrupted_by: list[str] = []  # the signal that interrupted the run
 
 
 def is_dry_run() -> bool:
@@ -40,21 +51,127 @@ def is_dry_run() -> bool:
 def install_signal_handlers() -> None:
     def terminate(signum: int, _frame: object) -> None:
         signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        _interrupted_by.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
+
+    def interrupt(signum: int, _frame: object) -> None:
+        _interrupted_by.append(signal.Signals(signum).name)
         raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, interrupt)
+
+
+def interrupted_by() -> str | None:
+    return _interrupted_by[0] if _interrupted_by else None
+
+
+def refuse_start(title: str, cause: str, fix: str) -> NoReturn:
+    """Ends a run that cannot start: the cause and fix on stderr and, when the run is recorded, in a
+    messages file with one failed test case; exit code 2."""
+    print(f"kfcheck: {cause}\nkfcheck: fix: {fix}", file=sys.stderr)
+    messages = os.environ.get(reports.MESSAGES_ENV)
+    if messages:
+        reports.write_start_failure(messages, title, cause, fix)
+    raise SystemExit(2)
 
 
 def check_tag_expression() -> None:
     tags = getattr(world.config, "tags", None)
     if tags and "@" in tags:
         fixed = tags.replace("@", "")
-        print(
-            f"kfcheck: --tags '{tags}': radish tag names have no '@'; as written it matches nothing and every "
-            f"scenario would run. Use --tags '{fixed}'",
-            file=sys.stderr,
+        refuse_start(
+            "the tag expression matches nothing",
+            f"--tags '{tags}': radish tag names have no '@'; as written it matches nothing and every scenario "
+            "would run",
+            f"Use --tags '{fixed}'",
         )
-        raise SystemExit(2)
+
+
+def name_outline_rows(features: list[Any]) -> None:
+    """Outline rows are named with their values ("... with 2 workers"), not "... with <workers> workers - row 0"."""
+    for feature in features:
+        for scenario in feature.scenarios:
+            header: list[str] = getattr(scenario, "examples_header", None) or []
+            for row in getattr(scenario, "scenarios", []) if header else []:
+                values = dict(zip(header, row.example.data, strict=False))
+                row.sentence = reports.outline_row_name(scenario.sentence, values)
+
+
+def recorded_hook(when: str, name: str) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    """Records a `when` ("before" | "after") each_scenario hook as a hook step of each test case (place it
+    under the radish decorator). It fails when the hook raises or leaves a set-up error in the context."""
+
+    def wrap(function: Callable[[Any], None]) -> Callable[[Any], None]:
+        hook = reports.RecordedHook(function, name, when)
+        _recorded_hooks.append(hook)
+
+        @functools.wraps(function)
+        def run(scenario: Any) -> None:
+            _record(lambda recorder: recorder.hook_started(scenario, hook))
+            error: str | None = None
+            try:
+                function(scenario)
+            except Exception as raised:
+                error = f"{raised.__class__.__name__}: {raised}"
+                raise
+            finally:
+                setup_error = getattr(scenario.context, SETUP_ERROR, None)
+                if error is None and setup_error is not None and hook.when == "before":
+                    error = f"{setup_error.__class__.__name__}: {setup_error}"
+                if error is not None and hook.when == "before":  # the suite's own set-up: nothing was tested
+                    error = f"{COULD_NOT_RUN}: {error}"
+                _record(lambda recorder: recorder.hook_finished(scenario, hook, error))
+
+        return run
+
+    return wrap
+
+
+def _record(action: Callable[[reports.RunRecorder], None]) -> None:
+    """Feeds the recorder; a failure to record stops recording (with a message) but never the run: an
+    exception in a radish hook would abort it. `kfcheck run` then completes the messages file."""
+    if not _recorder:
+        return
+    try:
+        action(_recorder[0])
+    except Exception as error:
+        _recorder.clear()
+        print(f"kfcheck: recording the run as Cucumber Messages stopped: {error!r}", file=sys.stderr)
+
+
+def install_report_hooks() -> None:
+    """Registers the radish hooks that name outline rows and record the run as Cucumber Messages."""
+
+    @before.all(order=200)  # after the suite's own checks (order 100) have let the run start
+    def start_recording(features: list[Any], marker: str) -> None:
+        name_outline_rows(features)
+        messages = os.environ.get(reports.MESSAGES_ENV)
+        if messages and not _recorder:
+            _recorder.append(reports.RunRecorder(messages))
+            _record(lambda recorder: recorder.start(features, list(StepRegistry().steps.items()), _recorded_hooks))
+            for missing in _recorder[0].unrecorded if _recorder else []:
+                print(f"kfcheck: runs but cannot be in the reports: {missing}", file=sys.stderr)
+
+    @before.each_scenario(order=0)
+    def record_scenario_start(scenario: Any) -> None:
+        _record(lambda recorder: recorder.scenario_started(scenario))
+
+    @before.each_step(order=0)
+    def record_step_start(step: Any) -> None:
+        _record(lambda recorder: recorder.step_started(step))
+
+    @after.each_step(order=0)  # after the evidence is attached (order 100)
+    def record_step_end(step: Any) -> None:
+        _record(lambda recorder: recorder.step_finished(step, interrupted_by()))
+
+    @after.each_scenario(order=0)  # after the clean-up hooks
+    def record_scenario_end(scenario: Any) -> None:
+        _record(lambda recorder: recorder.scenario_finished(scenario, interrupted_by()))
+
+    @after.all(order=0)  # last
+    def finish_recording(features: list[Any], marker: str) -> None:
+        _record(lambda recorder: recorder.finish(interrupted_by()))
 
 
 def record_setup_error(scenario: Any, error: BaseException) -> None:

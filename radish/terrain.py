@@ -1,5 +1,6 @@
 """radish hooks: settings and cluster check before the run, a namespace per scenario, cleanup always,
-evidence attached to failed steps, reports normalised at the end."""
+evidence attached to failed steps; the run recorded as Cucumber Messages (kfcheck.reports, through
+kfcheck.radish_support.install_report_hooks) and radish's own cucumber JSON normalised at the end."""
 
 from __future__ import annotations
 
@@ -18,11 +19,16 @@ from kfcheck.radish_support import (
     attach_evidence,
     check_tag_expression,
     feature_of,
+    install_report_hooks,
     install_signal_handlers,
     is_dry_run,
     mark_skipped,
     record_setup_error,
+    recorded_hook,
+    refuse_start,
 )
+
+install_report_hooks()
 
 
 @before.all
@@ -31,24 +37,39 @@ def configure(features, marker):
     check_tag_expression()
     try:
         world.settings = Settings.from_user_data(world.config.user_data)
-        world.settings.check_images()
         namespaces.run_id()
     except ConfigError as error:
-        print(f"kfcheck: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse_start(
+            "a -u setting is wrong",
+            str(error),
+            "correct or remove that -u value (`python -m kfcheck config` lists every key, its default and meaning)",
+        )
     world.kube = None
     world.skipped_features = {}
     if is_dry_run():
         return
     try:
         world.kube = connect(world.settings)
+        world.settings.check_images()
         checker = permissions.Checker(world.kube, world.settings.namespace or None, world.settings.kubeflow_namespace)
         world.skipped_features = permissions.preflight(
             checker, {feature.sentence: {tag.name for tag in feature.tags} for feature in features}
         )
-    except (ClusterUnavailable, permissions.Refused) as error:
-        print(f"kfcheck: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except ClusterUnavailable as error:
+        refuse_start(
+            "the cluster cannot be used",
+            str(error),
+            "bring the embedded cluster up with `make up`, or point KUBECONFIG (or -u kubeconfig= / -u context=) at "
+            "a running Kubeflow cluster",
+        )
+    except ConfigError as error:
+        refuse_start("the suite's images are not known for this cluster", str(error), "give -u registry= (see README)")
+    except permissions.Refused as error:
+        refuse_start(
+            "the run lacks the permissions it needs",
+            str(error),
+            "grant the roles in deploy/rbac/kfcheck-rbac.yaml, or run inside your namespace with -u namespace=NAME",
+        )
     try:
         orphans = namespaces.sweep_orphans(world.kube, world.settings)
     except Exception as error:
@@ -59,6 +80,7 @@ def configure(features, marker):
 
 
 @before.each_scenario
+@recorded_hook("before", "start the scenario: its namespace")
 def start_scenario(scenario):
     scenario.context.kfcheck = None  # the kfcheck Scenario every step works with
     if is_dry_run():
@@ -85,6 +107,7 @@ def attach_evidence_on_failure(step):
 
 
 @after.each_scenario
+@recorded_hook("after", "clean up: undo the scenario's changes, remove what it created")
 def finish_scenario(scenario):
     if getattr(scenario.context, "kfcheck", None) is not None:
         namespaces.finish(scenario.context.kfcheck)

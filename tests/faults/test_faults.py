@@ -27,7 +27,7 @@ from kfcheck.embedded.processes import running_pid, stop_pid
 from kfcheck.kube import connect
 from tests.cluster.conftest import Kubectl
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 RADISH = Path(sys.executable).with_name("radish")
 OUTAGE_SECONDS = 20
 

@@ -14,6 +14,14 @@ Feature: Demo of the report plumbing
     Then the result is 6
     And nothing else runs
 
+  Scenario: A step checks a data table
+    Given a number 2
+    When I add 3
+    Then the numbers add up to
+      | number |
+      | 2      |
+      | 3      |
+
   @slow
   Scenario Outline: Rows of an outline
     Given a number <a>

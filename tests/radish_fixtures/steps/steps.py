@@ -3,9 +3,18 @@
 import os
 from types import SimpleNamespace
 
-from radish import before, given, then, when
+from radish import after, before, given, then, when
 
-from kfcheck.radish_support import install_signal_handlers, record_setup_error, scenario_step
+from kfcheck.radish_support import (
+    attach_evidence,
+    install_report_hooks,
+    install_signal_handlers,
+    record_setup_error,
+    recorded_hook,
+    scenario_step,
+)
+
+install_report_hooks()
 
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
@@ -16,6 +25,7 @@ def start(features, marker):
 
 
 @before.each_scenario
+@recorded_hook("before", "set up the scenario")
 def set_up(scenario):
     scenario.context.kfcheck = SimpleNamespace(step=None)  # what steps get (kfcheck.scenario.Scenario in the suite)
     try:
@@ -44,6 +54,20 @@ def add(demo, number):
 @scenario_step
 def result(demo, number):
     assert demo.number == number, f"expected {number}, got {demo.number}"
+
+
+@then("the numbers add up to")
+@scenario_step
+def numbers_add_up(demo):
+    total = sum(int(row["number"]) for row in demo.step.table)
+    assert demo.number == total, f"expected {total} (the table's sum), got {demo.number}"
+
+
+@after.each_step
+def attach_evidence_on_failure(step):
+    """Like the suite's evidence: a pod log that contains HTML and a secret, attached to a failed step."""
+    if step.state == "failed":
+        attach_evidence(step, "log of pod demo-0", "<script>alert('from the pod log')</script>\ntoken: s3cr3t-value")
 
 
 @then("nothing else runs")
