@@ -1,8 +1,8 @@
 """pytest plumbing for the whole checkout: tests that need the real cluster (marked `cluster`, in
 tests/cluster and tests/faults) are skipped, naming the fix, when no cluster answers, so a bare `pytest`
 runs the unit tests. Fault tests (marked `faults`: they stop the API server) run only under
-`make fault-tests` (KFCHECK_FAULT_TESTS=1). `make` sets KFCHECK_REQUIRE_CLUSTER=1 for the cluster's tests: there a missing cluster is
-an error, never a silent skip."""
+`make fault-tests` (KFCHECK_FAULT_TESTS=1). `make` sets KFCHECK_REQUIRE_CLUSTER=1 for the cluster's tests:
+there a missing cluster is an error, never a silent skip."""
 
 from __future__ import annotations
 
