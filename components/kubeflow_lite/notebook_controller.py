@@ -145,7 +145,8 @@ def copy_service_fields(desired: dict[str, Any], found: dict[str, Any]) -> bool:
 
 
 def notebook_condition(pod_condition: dict[str, Any], now: str) -> dict[str, Any]:
-    condition = {key: pod_condition[key] for key in ("type", "status", "message", "reason") if pod_condition.get(key)}
+    condition = {key: pod_condition[key] for key in ("type", "message", "reason") if pod_condition.get(key)}
+    condition["status"] = pod_condition.get("status") or ""  # always written: the CRD requires it
     condition["lastProbeTime"] = pod_condition.get("lastProbeTime") or now
     condition["lastTransitionTime"] = pod_condition.get("lastTransitionTime") or now
     return condition
