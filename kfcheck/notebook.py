@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from kfcheck import manifests, pods, wait
@@ -24,6 +25,40 @@ def wait_ready(kube: Kube, settings: Settings, namespace: str, name: str) -> dic
     return wait.wait_for(
         kube, f"Notebook {namespace}/{name} to be Ready", _lister(kube), namespace, name,
         done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=settings.timeout,
+    )  # fmt: skip
+
+
+STOP_ANNOTATION = "kubeflow-resource-stopped"  # what the Jupyter web app sets to stop a server
+
+
+def stop(kube: Kube, namespace: str, name: str) -> None:
+    """Stops the server as the Jupyter web app does: the annotation, with the time of stopping as its value."""
+    stopped_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {"metadata": {"annotations": {STOP_ANNOTATION: stopped_at}}}
+    kube.custom.patch_namespaced_custom_object("kubeflow.org", "v1", namespace, "notebooks", name, patch)
+
+
+def start(kube: Kube, namespace: str, name: str) -> None:
+    """Starts a stopped server again: the annotation is removed."""
+    patch = {"metadata": {"annotations": {STOP_ANNOTATION: None}}}
+    kube.custom.patch_namespaced_custom_object("kubeflow.org", "v1", namespace, "notebooks", name, patch)
+
+
+def wait_stopped(kube: Kube, settings: Settings, namespace: str, name: str) -> None:
+    """The server's StatefulSet is scaled to 0, its pod is gone and the Notebook reports no ready replica."""
+    wait.wait_for(
+        kube, f"StatefulSet {namespace}/{name} to be scaled to 0", kube.apps.list_namespaced_stateful_set, namespace,
+        name, done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=settings.timeout,
+        watch_pods=False, exists=True,
+    )  # fmt: skip
+    wait.wait_until_gone(
+        kube, f"pod {namespace}/{name}-0 to be gone", kube.core.list_namespaced_pod, namespace, f"{name}-0",
+        settings.timeout,
+    )  # fmt: skip
+    wait.wait_for(
+        kube, f"Notebook {namespace}/{name} to report no ready replica", _lister(kube), namespace, name,
+        done=lambda nb: (nb.get("status") or {}).get("readyReplicas", 0) == 0, timeout=settings.timeout,
+        watch_pods=False, exists=True,
     )  # fmt: skip
 
 

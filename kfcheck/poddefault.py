@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -20,6 +21,16 @@ CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "/shared",
 )
 ANNOTATION_PREFIX = "poddefault.admission.kubeflow.org/poddefault-"
+EXCLUDE_ANNOTATION = "poddefault.admission.kubeflow.org/exclude"  # Kubeflow's webhook leaves such pods alone
+EVERYONE_ENV_NAME, EVERYONE_ENV_VALUE = "FOR_EVERY_POD", "yes"
+
+
+@dataclass
+class Refusal:
+    """How the API server refused a pod: the HTTP status and the message (the webhook's reason in it)."""
+
+    status: int
+    message: str
 
 
 def create_secret_and_volume(kube: Kube, settings: Settings, namespace: str) -> None:
@@ -47,9 +58,21 @@ def create_second(kube: Kube, namespace: str, name: str) -> None:
     manifests.apply_fixture(kube, "poddefault-annotations", namespace, name=name, label=LABEL)
 
 
-def create_pod(kube: Kube, settings: Settings, namespace: str, name: str, selected: bool) -> None:
+def create_for_every_pod(kube: Kube, namespace: str, name: str) -> None:
+    """A PodDefault whose selector is empty: it applies to every pod created in the namespace."""
+    manifests.apply_fixture(
+        kube, "poddefault-everyone", namespace, name=name, env_name=EVERYONE_ENV_NAME, env_value=EVERYONE_ENV_VALUE
+    )
+
+
+def create_pod(
+    kube: Kube, settings: Settings, namespace: str, name: str, selected: bool, excluded: bool = False
+) -> None:
     labels = {"app": name, **({LABEL: "true"} if selected else {})}
-    manifests.apply_fixture(kube, "labelled-pod", namespace, name=name, labels=labels, image=settings.busybox_image)
+    annotations = {EXCLUDE_ANNOTATION: "true"} if excluded else {}
+    manifests.apply_fixture(
+        kube, "labelled-pod", namespace, name=name, labels=labels, annotations=annotations, image=settings.busybox_image
+    )
 
 
 def pod(kube: Kube, namespace: str, name: str) -> Any:
@@ -83,6 +106,12 @@ def check_untouched(pod_object: Any) -> None:
     assert not annotations, f"an unselected pod got PodDefault annotations {annotations}"
 
 
+def check_everyone_applied(pod_object: Any, name: str) -> None:
+    env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
+    assert env.get(EVERYONE_ENV_NAME) == EVERYONE_ENV_VALUE, f"env {EVERYONE_ENV_NAME} from PodDefault {name}: {env}"
+    assert ANNOTATION_PREFIX + name in (pod_object.metadata.annotations or {}), f"no annotation of PodDefault {name}"
+
+
 def check_second_applied(pod_object: Any, name: str) -> None:
     env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
     assert env.get("TEAM") == "qa", f"env TEAM from PodDefault {name} missing: {env}"
@@ -90,15 +119,25 @@ def check_second_applied(pod_object: Any, name: str) -> None:
     assert (pod_object.metadata.annotations or {}).get("kfcheck/injected-by") == name, "annotation missing"
 
 
-def create_pod_expecting_refusal(kube: Kube, settings: Settings, namespace: str, name: str) -> str:
+def create_pod_expecting_refusal(kube: Kube, settings: Settings, namespace: str, name: str) -> Refusal:
     """A selected pod that defines POD_DEFAULT differently: the webhook must refuse it."""
     objects = manifests.render(
-        "labelled-pod", name=name, labels={"app": name, LABEL: "true"}, image=settings.busybox_image
+        "labelled-pod", name=name, labels={"app": name, LABEL: "true"}, annotations={}, image=settings.busybox_image
     )
     objects[0]["spec"]["containers"][0]["env"] = [{"name": ENV_NAME, "value": "something else"}]
     try:
         manifests.create(kube, objects, namespace)
     except ApiException as error:
-        body = error.body.decode() if isinstance(error.body, bytes) else str(error.body)
-        return str(json.loads(body).get("message", body)) if body.startswith("{") else body
+        body = error.body.decode() if isinstance(error.body, bytes) else str(error.body or "")
+        message = str(json.loads(body).get("message", body)) if body.startswith("{") else body
+        return Refusal(status=int(error.status or 0), message=message)
     raise AssertionError(f"pod {name} with a conflicting {ENV_NAME} was admitted")
+
+
+def check_refused_for_conflict(refusal: Refusal, poddefault_name: str) -> None:
+    """Kubeflow refuses such a pod at admission (a 4xx), saying which PodDefault conflicts on which env var."""
+    assert 400 <= refusal.status < 500, f"expected a 4xx refusal, got HTTP {refusal.status}: {refusal.message}"
+    message = refusal.message
+    assert "conflict" in message.lower(), f"the refusal does not speak of a conflict: {message}"
+    assert poddefault_name in message, f"the refusal does not name PodDefault {poddefault_name}: {message}"
+    assert ENV_NAME in message, f"the refusal does not name the conflicting env var {ENV_NAME}: {message}"

@@ -267,7 +267,43 @@ def create_conflicting_pod(step, name):
     step.context.refusal = poddefault.create_pod_expecting_refusal(world.kube, world.settings, _ns(step), name)
 
 
-@then("the pod was refused because of the conflicting env var")
+@then('the pod was refused because it conflicts with PodDefault "{poddefault_name}" on the env var')
 @scenario_step
-def pod_refused(step):
-    assert "env var 'POD_DEFAULT' from PodDefault add-secret conflicts" in step.context.refusal, step.context.refusal
+def pod_refused(step, poddefault_name):
+    poddefault.check_refused_for_conflict(step.context.refusal, poddefault_name)
+
+
+@given('a PodDefault "{name}" with an empty selector')
+@scenario_step
+def create_poddefault_for_every_pod(step, name):
+    poddefault.create_for_every_pod(world.kube, _ns(step), name)
+
+
+@then('the pod "{name}" carries what PodDefault "everyone" injects')
+@scenario_step
+def pod_everyone_injected(step, name):
+    poddefault.check_everyone_applied(poddefault.pod(world.kube, _ns(step), name), "everyone")
+
+
+@when('I create a pod "{name}" that the PodDefault selects but that is annotated to be excluded')
+@scenario_step
+def create_excluded_pod(step, name):
+    poddefault.create_pod(world.kube, world.settings, _ns(step), name, selected=True, excluded=True)
+
+
+@when('I stop the Notebook "{name}"')
+@scenario_step
+def stop_notebook(step, name):
+    notebook.stop(world.kube, _ns(step), name)
+
+
+@then('the Notebook "{name}" has no pod')
+@scenario_step
+def notebook_stopped(step, name):
+    notebook.wait_stopped(world.kube, world.settings, _ns(step), name)
+
+
+@when('I start the Notebook "{name}" again')
+@scenario_step
+def start_notebook(step, name):
+    notebook.start(world.kube, _ns(step), name)
