@@ -26,6 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "components"))
 
+import notebook_crd as nc_crd
 from kubeflow_lite import notebook_controller as nc
 from kubeflow_lite import poddefault_webhook as wh
 
@@ -347,7 +348,7 @@ def pod_template(sts: dict) -> dict:
 
 
 def test_pod_labels_are_the_notebooks_metadata_labels() -> None:
-    """notebook_controller.go:383-395: statefulset, notebook-name and every label of the Notebook's metadata."""
+    """notebook_controller.go:378-395: statefulset, notebook-name and every label of the Notebook's metadata."""
     sts = nc.stateful_set(notebook(labels={"add-poddefault": "true", "app": "x"}))
     assert pod_template(sts)["metadata"]["labels"] == {
         "statefulset": "nb", "notebook-name": "nb", "add-poddefault": "true", "app": "x"}  # fmt: skip
@@ -363,7 +364,7 @@ def test_a_template_metadata_is_not_where_labels_come_from() -> None:
 
 
 def test_pod_annotations_skip_kubectl_and_notebook_keys() -> None:
-    """notebook_controller.go:397-402."""
+    """notebook_controller.go:397-403."""
     annotations = {"kubectl.kubernetes.io/last-applied-configuration": "{}", "notebooks.kubeflow.org/server-type":
                    "jupyter", "team": "qa", "kubeflow-resource-stopped": "2024"}  # fmt: skip
     sts = nc.stateful_set(notebook(annotations=annotations))
@@ -388,7 +389,7 @@ def test_stop_annotation_scales_to_zero() -> None:
 )
 def test_fsgroup_only_without_a_security_context(add_fsgroup: str | None, security_context: dict | None,
                                                  expected: dict | None) -> None:  # fmt: skip
-    """notebook_controller.go:422-433 (ADD_FSGROUP unset or "true", and no securityContext)."""
+    """notebook_controller.go:426-433 (ADD_FSGROUP unset or "true", and no securityContext)."""
     nb = notebook()
     if security_context is not None:
         nb["spec"]["template"]["spec"]["securityContext"] = security_context
@@ -411,7 +412,7 @@ def test_a_user_set_nb_prefix_survives() -> None:
 
 
 def test_service_targets_the_first_container_port() -> None:
-    """notebook_controller.go:437-466."""
+    """notebook_controller.go:437-465."""
     svc = nc.service(notebook(ports=[{"containerPort": 8080, "name": "web"}, {"containerPort": 9000}]))
     assert svc["spec"]["ports"] == [{"name": "http-nb", "port": 80, "targetPort": 8080, "protocol": "TCP"}]
     assert svc["spec"]["selector"] == {"statefulset": "nb"} and svc["spec"]["type"] == "ClusterIP"
@@ -471,3 +472,54 @@ def test_service_drift_is_put_back_keeping_the_cluster_ip() -> None:
     assert nc.copy_service_fields(desired, found)
     assert found["spec"]["ports"] == desired["spec"]["ports"] and found["spec"]["clusterIP"] == "10.96.0.9"
     assert not nc.copy_service_fields(desired, found)
+
+
+# --- CRDs -----------------------------------------------------------------------------------------------
+
+CRDS = Path(__file__).resolve().parents[1] / "charts" / "kubeflow" / "crds"
+
+
+def test_notebook_crd_has_upstreams_shape() -> None:
+    """config/crd: v1 storage, v1alpha1/v1beta1 served, conversion None; no spec.template.metadata;
+    containers need name and image (validation_patches.yaml); status fields required (api/v1)."""
+    import yaml
+
+    crd = yaml.safe_load((CRDS / "notebooks.yaml").read_text())
+    versions = {v["name"]: v for v in crd["spec"]["versions"]}
+    assert sorted(versions) == ["v1", "v1alpha1", "v1beta1"]
+    assert [name for name, v in versions.items() if v["storage"]] == ["v1"]
+    assert all(v["served"] and v["subresources"] == {"status": {}} for v in versions.values())
+    assert crd["spec"]["conversion"] == {"strategy": "None"}
+    for version in versions.values():
+        schema = version["schema"]["openAPIV3Schema"]["properties"]
+        template = schema["spec"]["properties"]["template"]["properties"]
+        assert list(template) == ["spec"], "the Notebook CRD has no spec.template.metadata"
+        containers = template["spec"]["properties"]["containers"]
+        assert containers["minItems"] == 1 and containers["items"]["required"] == ["name", "image"]
+        assert schema["status"]["required"] == ["conditions", "containerState", "readyReplicas"]
+
+
+def test_notebook_crd_is_generated_from_the_current_kubernetes() -> None:
+    source = nc_crd.default_openapi()
+    if not source.exists():
+        pytest.skip(f"{source} is not there (cluster/build-binaries.sh fetches it)")
+    import yaml
+
+    schemas = json.loads(source.read_text())["components"]["schemas"]
+    assert yaml.safe_load((CRDS / "notebooks.yaml").read_text()) == nc_crd.crd(schemas), (
+        "charts/kubeflow/crds/notebooks.yaml is stale: run components/notebook_crd.py"
+    )
+
+
+def test_poddefault_crd_holds_every_poddefault_field() -> None:
+    import yaml
+
+    crd = yaml.safe_load((CRDS / "poddefaults.yaml").read_text())
+    (version,) = crd["spec"]["versions"]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert version["name"] == "v1alpha1" and spec["required"] == ["selector"]
+    assert set(spec["properties"]) == {
+        "desc", "selector", "serviceAccountName", "automountServiceAccountToken", "env", "envFrom", "volumes",
+        "volumeMounts", "annotations", "labels", "tolerations", "imagePullSecrets", "command", "args",
+        "initContainers", "sidecars",
+    }  # fmt: skip
