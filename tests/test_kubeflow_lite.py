@@ -523,3 +523,103 @@ def test_poddefault_crd_holds_every_poddefault_field() -> None:
         "volumeMounts", "annotations", "labels", "tolerations", "imagePullSecrets", "command", "args",
         "initContainers", "sidecars",
     }  # fmt: skip
+
+
+# --- the reconcile loop against a fake API (what it reads and writes) ------------------------------------
+
+
+class FakeResponse:
+    def __init__(self, obj: dict) -> None:
+        self.data = json.dumps(obj).encode()
+
+
+class FakeCluster:
+    """Objects by (kind, namespace, name); the controller's API calls read and write them."""
+
+    def __init__(self, notebook_object: dict) -> None:
+        self.objects: dict[tuple[str, str, str], dict] = {("Notebook", NAMESPACE, "nb"): notebook_object}
+        self.writes: list[str] = []
+
+    def _read(self, kind: str, name: str, namespace: str, **_: Any) -> FakeResponse:
+        from kubernetes.client.exceptions import ApiException
+
+        if (kind, namespace, name) not in self.objects:
+            raise ApiException(status=404)
+        return FakeResponse(self.objects[(kind, namespace, name)])
+
+    def _write(self, verb: str, kind: str, namespace: str, body: dict) -> FakeResponse:
+        self.writes.append(f"{verb} {kind}")
+        stored = {**copy.deepcopy(body), "status": body.get("status", {})}
+        self.objects[(kind, namespace, body["metadata"]["name"])] = stored
+        return FakeResponse(stored)
+
+    # CustomObjectsApi
+    def get_namespaced_custom_object(self, group: str, version: str, namespace: str, plural: str, name: str,
+                                     **kwargs: Any) -> FakeResponse:  # fmt: skip
+        return self._read("Notebook", name, namespace)
+
+    def replace_namespaced_custom_object_status(self, group: str, version: str, namespace: str, plural: str,
+                                                name: str, body: dict) -> None:  # fmt: skip
+        self._write("status", "Notebook", namespace, body)
+
+    # AppsV1Api
+    def read_namespaced_stateful_set(self, name: str, namespace: str, **kwargs: Any) -> FakeResponse:
+        return self._read("StatefulSet", name, namespace)
+
+    def create_namespaced_stateful_set(self, namespace: str, body: dict, **kwargs: Any) -> FakeResponse:
+        return self._write("create", "StatefulSet", namespace, body)
+
+    def replace_namespaced_stateful_set(self, name: str, namespace: str, body: dict, **kwargs: Any) -> FakeResponse:
+        return self._write("replace", "StatefulSet", namespace, body)
+
+    # CoreV1Api
+    def read_namespaced_service(self, name: str, namespace: str, **kwargs: Any) -> FakeResponse:
+        return self._read("Service", name, namespace)
+
+    def create_namespaced_service(self, namespace: str, body: dict) -> None:
+        self._write("create", "Service", namespace, body)
+
+    def replace_namespaced_service(self, name: str, namespace: str, body: dict) -> None:
+        self._write("replace", "Service", namespace, body)
+
+    def read_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> FakeResponse:
+        return self._read("Pod", name, namespace)
+
+
+def controller_on(cluster: FakeCluster) -> nc.Controller:
+    controller = nc.Controller.__new__(nc.Controller)
+    controller.custom = controller.apps = controller.core = cluster  # type: ignore[assignment]
+    controller.add_fsgroup = None
+    return controller
+
+
+def test_reconcile_creates_updates_and_reports() -> None:
+    """notebook_controller.go:137-221: create, then put drift back, then the status from the pod."""
+    cluster = FakeCluster(notebook(labels={"add-poddefault": "true"}))
+    controller = controller_on(cluster)
+    controller.reconcile(NAMESPACE, "nb")
+    assert cluster.writes == ["create StatefulSet", "create Service", "status Notebook"]
+    assert cluster.objects[("Notebook", NAMESPACE, "nb")]["status"] == {
+        "conditions": [], "readyReplicas": 0, "containerState": {}}  # fmt: skip
+    cluster.writes.clear()
+    cluster.objects[("Pod", NAMESPACE, "nb-0")] = {"status": {"containerStatuses": [
+        {"name": "nb", "state": {"running": {}}}], "conditions": [{"type": "Ready", "status": "True"}]}}  # fmt: skip
+    cluster.objects[("StatefulSet", NAMESPACE, "nb")]["status"] = {"readyReplicas": 1}
+    cluster.objects[("Notebook", NAMESPACE, "nb")]["metadata"]["annotations"] = {"kubeflow-resource-stopped": "x"}
+    controller.reconcile(NAMESPACE, "nb")
+    assert cluster.writes == ["replace StatefulSet", "status Notebook"]
+    assert cluster.objects[("StatefulSet", NAMESPACE, "nb")]["spec"]["replicas"] == 0
+    status = cluster.objects[("Notebook", NAMESPACE, "nb")]["status"]
+    assert status["readyReplicas"] == 1 and status["containerState"] == {"running": {}}
+    cluster.writes.clear()
+    controller.reconcile(NAMESPACE, "nb")
+    assert cluster.writes == [], "nothing changed: no write (not even the status' probe times)"
+
+
+def test_reconcile_leaves_a_notebook_being_deleted_alone() -> None:
+    """notebook_controller.go:130-135."""
+    nb = notebook()
+    nb["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    cluster = FakeCluster(nb)
+    controller_on(cluster).reconcile(NAMESPACE, "nb")
+    assert cluster.writes == []
