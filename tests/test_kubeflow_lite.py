@@ -588,7 +588,7 @@ class FakeCluster:
 
 def controller_on(cluster: FakeCluster) -> nc.Controller:
     controller = nc.Controller.__new__(nc.Controller)
-    controller.custom = controller.apps = controller.core = cluster  # type: ignore[assignment]
+    controller.custom = controller.apps = controller.core = cluster
     controller.add_fsgroup = None
     return controller
 
