@@ -6,7 +6,7 @@ export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
 PYTHON := $(KFCHECK_CACHE)/venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup build up down status test unit-tests cluster-tests lint validate
+.PHONY: setup build up down status push-images validate-profile test unit-tests cluster-tests fault-tests lint validate
 
 setup:
 	@cluster/setup-host.sh
@@ -23,20 +23,34 @@ down:
 status:
 	@$(PYTHON) -m kfcheck.embedded status
 
+# Copies the suite's images to the registry your cluster pulls from: make push-images REGISTRY=reg.example/kfcheck
+# (TLS_VERIFY=false for a plain-HTTP registry, AUTHFILE=path for credentials); then run with -u registry=$(REGISTRY).
+TLS_VERIFY ?= true
+push-images: up
+	@$(PYTHON) -m kfcheck.embedded push-images --registry "$(REGISTRY)" --tls-verify $(TLS_VERIFY) \
+	  $(if $(AUTHFILE),--authfile $(AUTHFILE),)
+
 lint: setup
-	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench
-	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components bench
+	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench conftest.py
+	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components bench conftest.py
 	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
-	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster
+	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
 
 cluster-tests: up
-	@KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
+	@KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
 
-# The project's tests: lint, unit tests, the real cluster's tests, then the full radish run (make validate).
+# Faults on the real cluster (API server stopped during training, make up during a shutdown, ...):
+# disruptive by design, so they run last and alone.
+fault-tests: up
+	@KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
+
+# The project's tests: lint, unit tests, the real cluster's tests, the full radish run (make validate),
+# then the fault tests.
 test: lint unit-tests cluster-tests
 	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig
+	@$(MAKE) --no-print-directory fault-tests
 
 # The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports.
 REPORTS ?= reports
@@ -51,6 +65,17 @@ validate: setup
 	echo "reports: $(REPORTS)/cucumber.json (cucumber JSON), $(REPORTS)/junit.xml (JUnit XML), $(REPORTS)/cucumber.html"; \
 	exit $$status
 
+# The suite as a Kubeflow Profile user runs it: a ServiceAccount with kubeflow-edit rights in one namespace
+# (kfcheck-profile) and nothing else; every scenario runs inside that namespace (-u namespace=), the Helm
+# feature is skipped for lack of rights. Reports in $(REPORTS)/profile/.
+PROFILE_ARGS = -u namespace=kfcheck-profile -u registry=127.0.0.1:5000 -u push_registry=registry.kube-system.svc.cluster.local:5000
+validate-profile: up
+	@mkdir -p $(REPORTS)/profile
+	@$(PYTHON) -m kfcheck.embedded profile
+	@KUBECONFIG=$(KFCHECK_STATE)/profile-kubeconfig $(KFCHECK_CACHE)/venv/bin/radish features/ -b radish $(PROFILE_ARGS) \
+	  --cucumber-json $(REPORTS)/profile/cucumber.json --junit-xml $(REPORTS)/profile/junit.xml $(RADISH_ARGS); \
+	status=$$?; $(PYTHON) -m kfcheck report --no-html $(REPORTS)/profile/cucumber.json; exit $$status
+
 # The release gate: validate, upgrade the Kubeflow release (UPGRADE_SET, e.g.
 # "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.
 # Exits non-zero when a scenario that passed before fails after. The @upgrade feature is left out of
@@ -62,6 +87,6 @@ upgrade-gate: setup
 	@mkdir -p $(REPORTS)
 	@export KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig}; \
 	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/before.json $(RADISH_ARGS); \
-	$(KFCHECK_CACHE)/bin/helm-*/helm upgrade kubeflow $(KFCHECK_STATE)/chart/kubeflow -n kubeflow --reuse-values $(UPGRADE_SET) --wait --timeout 1200s || exit 1; \
+	$(PYTHON) -m kfcheck upgrade $(UPGRADE_SET) || exit 1; \
 	$(KFCHECK_CACHE)/venv/bin/radish features/ -b radish --tags "$(GATE_TAGS)" --cucumber-json $(REPORTS)/after.json $(RADISH_ARGS); \
 	$(PYTHON) -m kfcheck gate $(REPORTS)/before.json $(REPORTS)/after.json

@@ -5,7 +5,8 @@ Feature: Upgrading the Kubeflow components with Helm
   So that jobs get the capacity they need, and training still works afterwards
 
   Background:
-    Given the Kubeflow training operator is available
+    Given Helm manages the Kubeflow release
+    And the Kubeflow training operator serves PyTorchJobs
 
   Scenario: An upgrade of componentResources rolls out to every component and training still works
     Given every Kubeflow component runs with these resources:

@@ -28,7 +28,7 @@ Feature: PodDefaults configure notebook servers
 
   Scenario: A pod that defines an injected env var differently is refused
     When I create a pod "conflicting" that the PodDefault selects but that sets POD_DEFAULT itself
-    Then the pod was refused because it conflicts with PodDefault "add-secret" on the env var
+    Then the pod was refused because of the conflicting env var
 
   Scenario: A PodDefault with an empty selector applies to every pod of the namespace
     Given a PodDefault "everyone" with an empty selector

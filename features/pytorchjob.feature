@@ -5,7 +5,7 @@ Feature: Distributed PyTorch training with PyTorchJob
   So that distributed training works the same before and after every upgrade
 
   Background:
-    Given the Kubeflow training operator is available
+    Given the Kubeflow training operator serves PyTorchJobs
 
   @smoke
   Scenario Outline: The operator wires a master and <workers> worker(s) together

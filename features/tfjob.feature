@@ -5,7 +5,7 @@ Feature: Distributed TensorFlow training with TFJob
   So that TensorFlow's distributed training works the same before and after every upgrade
 
   Background:
-    Given the Kubeflow training operator is available
+    Given the Kubeflow training operator serves TFJobs
 
   @smoke
   Scenario Outline: The operator gives every replica its TF_CONFIG, with <workers> workers

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from kfcheck import gate, reports
-from kfcheck.config import Settings
+from kfcheck import gate, helm, reports
+from kfcheck.config import ConfigError, Settings
 
 
 def _gate(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def _gate(args: argparse.Namespace) -> int:
         print(f"kfcheck gate: {error}", file=sys.stderr)
         return 2
     print(gate.render(verdict))
-    return 0 if verdict.passed else 1
+    return verdict.exit_code
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -33,6 +33,17 @@ def _report(args: argparse.Namespace) -> int:
     except reports.ReportError as error:
         print(f"kfcheck report: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_user_data(dict(item.split("=", 1) for item in args.user_data))
+        helm.upgrade(settings, args.set, timeout=args.timeout)
+    except (ConfigError, helm.HelmError, ValueError) as error:
+        print(f"kfcheck upgrade: {error}", file=sys.stderr)
+        return 2
+    print(f"upgraded release {settings.helm_release} in {settings.kubeflow_namespace} with {', '.join(args.set)}")
     return 0
 
 
@@ -53,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     report_parser.add_argument("cucumber_json", type=Path)
     report_parser.add_argument("--no-html", action="store_true", help="only normalise and summarise")
     report_parser.set_defaults(run=_report)
+    upgrade_parser = commands.add_parser(
+        "upgrade", help="helm upgrade the Kubeflow release, keeping its values (--reuse-values) and adding --set ones"
+    )
+    upgrade_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a chart value")
+    upgrade_parser.add_argument("--timeout", type=int, default=1200, help="seconds to wait for the rollout")
+    upgrade_parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE",
+                                help="the suite's settings, as for radish (-u chart=..., -u helm=...)")  # fmt: skip
+    upgrade_parser.set_defaults(run=_upgrade)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
     args = parser.parse_args(argv)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +25,33 @@ class ConfigError(ValueError):
     """Bad user data: the message says which key, what is wrong and how to fix it."""
 
 
+def state_dir() -> Path:
+    """Where the embedded cluster keeps its state (`$KFCHECK_STATE`, default ~/.local/state/kfcheck)."""
+    return Path(os.environ.get("KFCHECK_STATE", Path.home() / ".local" / "state" / "kfcheck"))
+
+
+CLUSTER_STATE = "cluster.json"  # written by `make up`: where the embedded cluster and its tools are
+# The embedded cluster's registries, for when it is named but not up yet (make up records them too).
+EMBEDDED_REGISTRY, EMBEDDED_PUSH_REGISTRY = "127.0.0.1:5000", "registry.kube-system.svc.cluster.local:5000"
+
+
+def embedded_cluster() -> dict[str, str]:
+    """What `make up` recorded about the embedded cluster (kubeconfig, helm, chart, ...), or {} without one."""
+    try:
+        recorded = json.loads((state_dir() / CLUSTER_STATE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(key): str(value) for key, value in recorded.items()} if isinstance(recorded, dict) else {}
+
+
 def _default_kubeconfig() -> str:
     if os.environ.get("KUBECONFIG"):
         return os.environ["KUBECONFIG"].split(os.pathsep)[0]
-    state = Path(os.environ.get("KFCHECK_STATE", Path.home() / ".local" / "state" / "kfcheck"))
-    return str(state / "kubeconfig")
+    return embedded_cluster().get("kubeconfig") or str(state_dir() / "kubeconfig")
+
+
+def _image(registry: str, name: str, tag: str) -> str:
+    return f"{registry}/{name}:{tag}" if registry else ""
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +90,12 @@ def _prefix(text: str) -> str:
     return text
 
 
+def _namespace(text: str) -> str:
+    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", text):
+        raise ValueError("must be a namespace name: up to 63 lowercase letters, digits or '-'")
+    return text
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -80,14 +110,22 @@ def _setting(default: Any, parse: Callable[[str], Any], help_text: str) -> Any:
 class Settings:
     kubeconfig: str = _setting("", _text, "kubeconfig file (default: $KUBECONFIG, else the embedded cluster's)")
     context: str = _setting("", _text, "kubeconfig context (default: its current context)")
+    namespace: str = _setting(
+        "", _namespace, "run every scenario inside this existing namespace (e.g. your Profile's) instead of one each"
+    )
     namespace_prefix: str = _setting("kfcheck", _prefix, "prefix of the namespace each scenario gets")
     timeout: int = _setting(300, _positive_int, "seconds a wait for pods, services, rollouts may take")
     training_timeout: int = _setting(1800, _positive_int, "seconds a training job may take to finish")
-    registry: str = _setting("127.0.0.1:5000", _text, "registry the node pulls the suite's images from")
+    registry: str = _setting(
+        "", _text, "registry the node pulls the suite's images from (default: the embedded cluster's, on it only)"
+    )
     push_registry: str = _setting(
-        "registry.kube-system.svc.cluster.local:5000", _text, "registry pods push built images to (Kaniko)"
+        "", _text, "registry pods push built images to, Kaniko (default: the embedded cluster's, else registry)"
     )
     image_tag: str = _setting("latest", _text, "tag of the suite's images")
+    registry_secret: str = _setting(
+        "", _text, "docker-config Secret in the scenario's namespace with credentials Kaniko pushes with"
+    )
     pytorch_image: str = _setting("", _text, "PyTorch MNIST image (default: {registry}/pytorch-mnist:{image_tag})")
     tf_image: str = _setting("", _text, "TensorFlow MNIST image (default: {registry}/tf-mnist:{image_tag})")
     busybox_image: str = _setting("", _text, "small utility image (default: {registry}/busybox:{image_tag})")
@@ -106,21 +144,50 @@ class Settings:
     tf_train_steps: int = _setting(4000, _positive_int, "global training steps of the TensorFlow training")
     kubeflow_namespace: str = _setting("kubeflow", _text, "namespace of the Kubeflow components")
     helm_release: str = _setting("kubeflow", _text, "Helm release of the Kubeflow chart")
-    chart: str = _setting("", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart)")
+    chart: str = _setting(
+        "", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart, on that cluster only)"
+    )
+    helm: str = _setting("", _text, "helm binary (default: the one `make up` recorded, else helm on PATH)")
     keep_namespaces: bool = _setting(False, _boolean, "keep each scenario's namespace for debugging")
 
     def __post_init__(self) -> None:
+        embedded = embedded_cluster()
+        kubeconfig = self.kubeconfig or _default_kubeconfig()
+        recorded = embedded.get("kubeconfig") or str(state_dir() / "kubeconfig")
+        on_embedded = os.path.realpath(kubeconfig) == os.path.realpath(recorded)
+        registry = self.registry or (embedded.get("registry", EMBEDDED_REGISTRY) if on_embedded else "")
+        push_registry = self.push_registry or (
+            embedded.get("push_registry", EMBEDDED_PUSH_REGISTRY) if on_embedded else registry
+        )
+        object.__setattr__(self, "registry", registry)
+        object.__setattr__(self, "push_registry", push_registry)
         derived = {
-            "kubeconfig": self.kubeconfig or _default_kubeconfig(),
-            "pytorch_image": self.pytorch_image or f"{self.registry}/pytorch-mnist:{self.image_tag}",
-            "tf_image": self.tf_image or f"{self.registry}/tf-mnist:{self.image_tag}",
-            "busybox_image": self.busybox_image or f"{self.registry}/busybox:{self.image_tag}",
-            "notebook_image": self.notebook_image or f"{self.registry}/notebook:{self.image_tag}",
-            "kaniko_image": self.kaniko_image or f"{self.registry}/kaniko-executor:{self.image_tag}",
-            "builder_base_image": self.builder_base_image or f"{self.push_registry}/builder-base:{self.image_tag}",
+            "kubeconfig": kubeconfig,
+            "chart": self.chart or (embedded.get("chart", "") if on_embedded else ""),
+            "helm": self.helm or embedded.get("helm") or shutil.which("helm") or "",
+            "pytorch_image": self.pytorch_image or _image(registry, "pytorch-mnist", self.image_tag),
+            "tf_image": self.tf_image or _image(registry, "tf-mnist", self.image_tag),
+            "busybox_image": self.busybox_image or _image(registry, "busybox", self.image_tag),
+            "notebook_image": self.notebook_image or _image(registry, "notebook", self.image_tag),
+            "kaniko_image": self.kaniko_image or _image(registry, "kaniko-executor", self.image_tag),
+            "builder_base_image": self.builder_base_image or _image(push_registry, "builder-base", self.image_tag),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+    def check_images(self) -> None:
+        """ConfigError naming the fix when no registry is known for the cluster and an image is not named."""
+        unnamed = [
+            item.name
+            for item in dataclasses.fields(self)
+            if item.name.endswith("_image") and not getattr(self, item.name)
+        ]
+        if unnamed:
+            raise ConfigError(
+                f"no registry holds the suite's images for the cluster at {self.kubeconfig}: copy them with "
+                "`make push-images REGISTRY=<registry>` and give -u registry=<registry> (and -u push_registry= if pods "
+                f"reach it under another name), or name each image ({', '.join(f'-u {name}=' for name in unnamed)})"
+            )
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -2,59 +2,52 @@
 
 from __future__ import annotations
 
-from kfcheck import manifests, pods, wait
-from kfcheck.config import Settings
-from kfcheck.kube import Kube
+from kfcheck import pods
+from kfcheck.scenario import Scenario
 
-CLAIM = "build-context"
-
-
-def greeting(namespace: str) -> str:
-    return f"hello from an image Kaniko built in {namespace}"
+NO_CREDENTIALS = "kfcheck-no-registry-credentials"  # names no Secret: the optional volume stays empty
 
 
-def prepare_context(kube: Kube, settings: Settings, namespace: str) -> None:
-    """The claim, bound; the context written into it by a pod."""
-    objects = manifests.render(
-        "build-context", claim=CLAIM, base_image=settings.builder_base_image, image=settings.busybox_image,
-        greeting=greeting(namespace),
+def greeting(scenario: Scenario) -> str:
+    return f"hello from an image Kaniko built in {scenario.name(scenario.namespace)}"
+
+
+def prepare_context(scenario: Scenario) -> None:
+    """The claim and the context written into it by a pod. The claim is not waited on by itself: a
+    WaitForFirstConsumer class binds it only once that pod exists; the pod's wait covers both."""
+    settings, claim = scenario.settings, scenario.name("build-context")
+    objects = scenario.create(
+        "build-context", claim=claim, base_image=settings.builder_base_image, image=settings.busybox_image,
+        greeting=greeting(scenario),
     )  # fmt: skip
-    if settings.storage_class:
-        objects[0]["spec"]["storageClassName"] = settings.storage_class
-    manifests.create(kube, objects, namespace)
-    wait.wait_for(
-        kube, f"claim {CLAIM} to be bound", kube.core.list_namespaced_persistent_volume_claim, namespace, CLAIM,
-        done=lambda claim: (claim.get("status") or {}).get("phase") == "Bound", timeout=settings.timeout,
-        watch_pods=False,
+    writer = next(obj["metadata"]["name"] for obj in objects if obj["kind"] == "Pod")
+    pods.wait_succeeded(scenario, writer)
+    bound = scenario.kube.core.read_namespaced_persistent_volume_claim(claim, scenario.namespace)
+    assert "ReadWriteMany" in (bound.status.access_modes or []), f"claim {claim} is {bound.status.access_modes}"
+
+
+def destination(scenario: Scenario, name: str) -> str:
+    return f"{scenario.settings.push_registry}/kfcheck-{name}:{scenario.name(scenario.namespace)}"
+
+
+def build_and_push(scenario: Scenario, name: str) -> str:
+    image, pod = destination(scenario, name), scenario.name(f"build-{name}")
+    scenario.create(
+        "kaniko-build", name=pod, image=scenario.settings.kaniko_image, destination=image,
+        claim=scenario.name("build-context"), registry_secret=scenario.settings.registry_secret or NO_CREDENTIALS,
     )  # fmt: skip
-    pods.wait_succeeded(kube, namespace, f"{CLAIM}-writer", settings.timeout)
-
-
-def destination(settings: Settings, namespace: str, name: str) -> str:
-    return f"{settings.push_registry}/kfcheck-{name}:{namespace}"
-
-
-def build_and_push(kube: Kube, settings: Settings, namespace: str, name: str) -> str:
-    image = destination(settings, namespace, name)
-    manifests.apply_fixture(
-        kube, "kaniko-build", namespace, name=f"build-{name}", image=settings.kaniko_image, destination=image,
-        claim=CLAIM,
-    )  # fmt: skip
-    pods.wait_succeeded(kube, namespace, f"build-{name}", settings.timeout)
-    build_log = pods.log(kube, namespace, f"build-{name}")
+    pods.wait_succeeded(scenario, pod)
+    build_log = pods.log(scenario, pod)
     assert f"Pushed {image.rsplit(':', 1)[0]}" in build_log, f"Kaniko did not report the push:\n{build_log[-1500:]}"
+    scenario.attach(f"pushed {image}")
     return image
 
 
-def run_built_image(kube: Kube, settings: Settings, namespace: str, name: str) -> str:
-    manifests.apply_fixture(
-        kube, "run-image", namespace, name=f"run-{name}", image=destination(settings, namespace, name)
-    )
-    pods.wait_succeeded(kube, namespace, f"run-{name}", settings.timeout)
-    return pods.log(kube, namespace, f"run-{name}")
-
-
-def check_output(output: str, namespace: str) -> None:
-    expected = greeting(namespace)
+def run_built_image(scenario: Scenario, name: str) -> None:
+    """A pod of the built image prints the greeting, as a user other than root."""
+    pod = scenario.name(f"run-{name}")
+    scenario.create("run-image", name=pod, image=destination(scenario, name))
+    pods.wait_succeeded(scenario, pod)
+    output, expected = pods.log(scenario, pod), greeting(scenario)
     assert expected in output, f"the built image printed {output!r}, expected {expected!r}"
     assert "(uid 0)" not in output, f"the built image runs as root: {output!r}"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
+from kfcheck.capabilities import Unavailable
 from kfcheck.config import Settings
 from kfcheck.kube import Kube
+from kfcheck.scenario import Scenario
 
 COMPONENT_LABEL = "app.kubernetes.io/part-of=kubeflow"
 
@@ -18,34 +19,33 @@ class HelmError(RuntimeError):
     pass
 
 
-def helm_binary() -> str:
-    if os.environ.get("KFCHECK_HELM"):
-        return os.environ["KFCHECK_HELM"]
-    from kfcheck.embedded.layout import Layout  # the embedded cluster's Helm, built from its module
-
-    built = Layout.from_env().binary("helm", "helm")
-    if built.exists():
-        return str(built)
-    found = shutil.which("helm")
-    if not found:
-        raise HelmError("no helm binary: set KFCHECK_HELM, put helm on PATH, or run `make build`")
-    return found
+def require_release(settings: Settings) -> None:
+    """capabilities.Unavailable unless a Helm release manages Kubeflow here (kubeflow/manifests installs
+    with kustomize: no release, nothing for the Helm feature to upgrade)."""
+    if not settings.helm:
+        raise Unavailable("no helm binary to find a Kubeflow release with (give -u helm=PATH)")
+    try:
+        revision(settings)
+    except HelmError as error:
+        if "not found" not in str(error):
+            raise
+        raise Unavailable(
+            f"no Helm release {settings.helm_release} in namespace {settings.kubeflow_namespace}: Kubeflow is not "
+            "installed with Helm here (kubeflow/manifests installs with kustomize); "
+            "-u helm_release= and -u kubeflow_namespace= name one"
+        ) from None
 
 
 def chart(settings: Settings) -> str:
-    if settings.chart:
-        return settings.chart
-    from kfcheck.embedded.kubeflow import staged_chart
-    from kfcheck.embedded.layout import Layout
-
-    staged = staged_chart(Layout.from_env())
-    if not staged.exists():
-        raise HelmError(f"no chart at {staged}: run `make up`, or give -u chart=PATH")
-    return str(staged)
+    if not settings.chart:
+        raise HelmError("no chart to upgrade the release with: give -u chart=PATH (the embedded cluster's is known)")
+    return settings.chart
 
 
 def _helm(settings: Settings, *args: str, timeout: int) -> str:
-    argv = [helm_binary(), f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}", *args]
+    if not settings.helm:
+        raise HelmError("no helm binary: give -u helm=PATH, put helm on PATH, or run `make up` (it records its own)")
+    argv = [settings.helm, f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}", *args]
     if settings.context:
         argv.append(f"--kube-context={settings.context}")
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60, check=False)
@@ -54,21 +54,44 @@ def _helm(settings: Settings, *args: str, timeout: int) -> str:
     return result.stdout
 
 
-def upgrade_resources(settings: Settings, resources: dict[str, dict[str, str]]) -> None:
-    """helm upgrade <release> <chart> --reuse-values --set componentResources.<kind>.<name>=... --wait."""
-    sets = [
-        f"componentResources.{kind}.{name}={value}"
-        for kind, values in resources.items()
-        for name, value in values.items()
-    ]
+def upgrade(settings: Settings, sets: list[str], timeout: int | None = None) -> None:
+    """helm upgrade <release> <chart> --reuse-values --set ... --wait: the operator's values stay."""
+    seconds = timeout or settings.timeout
     arguments = [item for value in sets for item in ("--set", value)]
     _helm(settings, "upgrade", settings.helm_release, chart(settings), "--reuse-values", *arguments, "--wait",
-          f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+          f"--timeout={seconds}s", timeout=seconds)  # fmt: skip
 
 
-def restore_defaults(settings: Settings) -> None:
-    _helm(settings, "upgrade", settings.helm_release, chart(settings), "--reset-values", "--wait",
-          f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+def upgrade_component_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
+    """The release upgraded with the table's componentResources; afterwards it is rolled back to the revision
+    it had now (a registered cleanup), which keeps every value the operator set."""
+    scenario.on_cleanup(restorer(scenario.settings))
+    upgrade_resources(scenario.settings, parse_table(rows))
+
+
+def upgrade_resources(settings: Settings, resources: dict[str, dict[str, str]]) -> None:
+    """The release upgraded with componentResources.<kind>.<name>=... (every other value as it was)."""
+    upgrade(settings, [f"componentResources.{kind}.{name}={value}" for kind, values in resources.items()
+                       for name, value in values.items()])  # fmt: skip
+
+
+def revision(settings: Settings) -> int:
+    """The release's current revision (`helm status`)."""
+    status = json.loads(_helm(settings, "status", settings.helm_release, "--output=json", timeout=60))
+    return int(status["version"])
+
+
+def restorer(settings: Settings) -> Callable[[], None]:
+    """Records the release's revision now; the returned cleanup rolls the release back to it, which keeps
+    every value the operator had set (an upgrade with --reset-values would drop them)."""
+    before = revision(settings)
+
+    def restore() -> None:
+        if revision(settings) != before:
+            _helm(settings, "rollback", settings.helm_release, str(before), "--wait",
+                  f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+
+    return restore
 
 
 def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -84,10 +107,12 @@ def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, A
     return found
 
 
-def check_resources(kube: Kube, settings: Settings, expected: dict[str, dict[str, str]]) -> None:
+def check_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
+    """Every component container has the table's requests and limits."""
+    expected = parse_table(rows)
     wrong = {
         name: resources
-        for name, resources in component_resources(kube, settings).items()
+        for name, resources in component_resources(scenario.kube, scenario.settings).items()
         if any(
             resources.get(kind, {}).get(key) != value
             for kind, values in expected.items()
@@ -97,8 +122,10 @@ def check_resources(kube: Kube, settings: Settings, expected: dict[str, dict[str
     assert not wrong, f"component containers without {json.dumps(expected)}: {json.dumps(wrong)}"
 
 
-def check_rolled_out(kube: Kube, settings: Settings) -> None:
-    deployments = kube.apps.list_namespaced_deployment(settings.kubeflow_namespace, label_selector=COMPONENT_LABEL)
+def check_rolled_out(scenario: Scenario) -> None:
+    deployments = scenario.kube.apps.list_namespaced_deployment(
+        scenario.settings.kubeflow_namespace, label_selector=COMPONENT_LABEL
+    )
     for deployment in deployments.items:
         status = deployment.status
         replicas = deployment.spec.replicas or 0

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
-from kfcheck import manifests, wait
-from kfcheck.kube import Kube
+from kfcheck import wait
+from kfcheck.scenario import Controller, Scenario
 
 GROUP, VERSION = "kubeflow.org", "v1"
+API_VERSION = f"{GROUP}/{VERSION}"
+TRAINING_OPERATOR = Controller("training-operator", "control-plane=kubeflow-training-operator")
 
 
-def create(kube: Kube, fixture: str, namespace: str, **values: Any) -> dict[str, Any]:
-    return manifests.apply_fixture(kube, fixture, namespace, **values)[0]
+def create(scenario: Scenario, fixture: str, **values: Any) -> dict[str, Any]:
+    scenario.uses(TRAINING_OPERATOR)
+    return scenario.create(fixture, **values)[0]
 
 
-def _lister(kube: Kube, plural: str) -> Any:
-    return functools.partial(_list, kube, plural)
+def get(scenario: Scenario, plural: str, name: str) -> dict[str, Any]:
+    job: dict[str, Any] = scenario.kube.custom.get_namespaced_custom_object(
+        GROUP, VERSION, scenario.namespace, plural, name
+    )
+    return job
 
 
-def _list(kube: Kube, plural: str, namespace: str, **kwargs: Any) -> Any:
-    return kube.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **kwargs)
+def replicas(job: dict[str, Any], replica_type: str) -> int:
+    """How many replicas of a type the job asked for (its spec, whatever the kind calls the map)."""
+    specs = next(value for key, value in job["spec"].items() if key.endswith("ReplicaSpecs"))
+    return int((specs.get(replica_type) or {}).get("replicas", 0))
 
 
-def wait_succeeded(kube: Kube, kind: str, plural: str, namespace: str, name: str, timeout: float) -> dict[str, Any]:
+def _lister(scenario: Scenario, plural: str) -> Any:
+    def list_jobs(namespace: str, **kwargs: Any) -> Any:
+        return scenario.kube.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **kwargs)
+
+    return list_jobs
+
+
+def wait_succeeded(scenario: Scenario, kind: str, plural: str, name: str, timeout: float) -> dict[str, Any]:
     def failed(job: dict[str, Any]) -> str | None:
         for condition in (job.get("status") or {}).get("conditions") or []:
             if condition.get("type") == "Failed" and condition.get("status") == "True":
@@ -32,59 +46,57 @@ def wait_succeeded(kube: Kube, kind: str, plural: str, namespace: str, name: str
         return None
 
     return wait.wait_for(
-        kube,
-        f"{kind} {namespace}/{name} to succeed",
-        _lister(kube, plural),
-        namespace,
+        scenario.kube,
+        f"{kind} {scenario.namespace}/{name} to succeed",
+        _lister(scenario, plural),
+        scenario.namespace,
         name,
         done=lambda job: wait.has_condition(job, "Succeeded"),
         failed=failed,
         timeout=timeout,
+        progress=wait.Progress(f"training.kubeflow.org/job-name={name}"),
     )
 
 
-def replica_pods(kube: Kube, namespace: str, job_name: str) -> list[Any]:
+def replica_pods(scenario: Scenario, job_name: str) -> list[Any]:
     selector = f"training.kubeflow.org/job-name={job_name}"
-    pods = kube.core.list_namespaced_pod(namespace, label_selector=selector).items
+    pods = scenario.kube.core.list_namespaced_pod(scenario.namespace, label_selector=selector).items
     return sorted(pods, key=lambda pod: pod.metadata.name)
 
 
 def replica_type(pod: Any) -> str:
-    return pod.metadata.labels.get("training.kubeflow.org/replica-type", "")
+    return str(pod.metadata.labels.get("training.kubeflow.org/replica-type", ""))
 
 
-def pod_log(kube: Kube, namespace: str, pod_name: str, container: str) -> str:
-    return kube.core.read_namespaced_pod_log(pod_name, namespace, container=container)
+def replica_index(pod: Any) -> int:
+    return int(pod.metadata.labels.get("training.kubeflow.org/replica-index", "0"))
 
 
-def services(kube: Kube, namespace: str, job_name: str) -> dict[str, Any]:
+def pod_log(scenario: Scenario, pod_name: str, container: str) -> str:
+    return str(scenario.kube.core.read_namespaced_pod_log(pod_name, scenario.namespace, container=container))
+
+
+def services(scenario: Scenario, job_name: str) -> dict[str, Any]:
     selector = f"training.kubeflow.org/job-name={job_name}"
-    return {
-        svc.metadata.name: svc for svc in kube.core.list_namespaced_service(namespace, label_selector=selector).items
-    }
+    listed = scenario.kube.core.list_namespaced_service(scenario.namespace, label_selector=selector)
+    return {svc.metadata.name: svc for svc in listed.items}
 
 
-def wait_replicas_completed(kube: Kube, namespace: str, job_name: str, pods: list[Any], timeout: float) -> None:
+def wait_replicas_completed(scenario: Scenario, job_name: str, pods: list[Any], timeout: float) -> None:
     """Watches each replica pod until it Succeeded; a pod that Failed ends the wait at once.
 
     A job is Succeeded as soon as its success policy holds (e.g. the master finished), while the kubelet
     may not yet have reported another replica's exit, so the pods are waited for, not sampled."""
-
-    def pod_failed(pod: dict[str, Any]) -> str | None:
-        if (pod.get("status") or {}).get("phase") == "Failed":
-            return f"replica pod {pod['metadata']['name']} Failed: {wait.pod_summary(kube, namespace)}"
-        return None
-
     deadline = time.monotonic() + timeout
     for pod in pods:
         wait.wait_for(
-            kube,
-            f"replica pod {namespace}/{pod.metadata.name} of {job_name} to complete",
-            kube.core.list_namespaced_pod,
-            namespace,
+            scenario.kube,
+            f"replica pod {scenario.namespace}/{pod.metadata.name} of {job_name} to complete",
+            scenario.kube.core.list_namespaced_pod,
+            scenario.namespace,
             pod.metadata.name,
-            done=lambda seen: (seen.get("status") or {}).get("phase") == "Succeeded",
-            failed=pod_failed,
+            done=wait.pod_succeeded,
+            failed=wait.pod_failure,
             timeout=max(1.0, deadline - time.monotonic()),
             exists=True,
         )

@@ -12,11 +12,6 @@ from kubernetes.dynamic import DynamicClient
 
 from kfcheck.config import Settings
 
-REQUIRED_CRDS = {
-    "pytorchjobs.kubeflow.org": "PyTorchJob",
-    "tfjobs.kubeflow.org": "TFJob",
-}
-
 
 class ClusterUnavailable(RuntimeError):
     """The cluster cannot be used; the message names the cause and the fix."""
@@ -58,22 +53,3 @@ def connect(settings: Settings, request_timeout: float = 5.0) -> Kube:
         custom=client.CustomObjectsApi(api),
         dynamic=DynamicClient(api),
     )
-
-
-def require_crds(kube: Kube, names: dict[str, str] | None = None) -> None:
-    """Fails with the fix when the Kubeflow CRDs the suite drives are not installed."""
-    extensions = client.ApiextensionsV1Api(kube.api)
-    missing = []
-    for name, kind in (names or REQUIRED_CRDS).items():
-        try:
-            extensions.read_custom_resource_definition(name)
-        except ApiException as error:
-            if error.status == 404:
-                missing.append(f"{kind} ({name})")
-            else:
-                raise
-    if missing:
-        raise ClusterUnavailable(
-            f"the cluster has no Kubeflow CRDs for {', '.join(missing)}: install the components with "
-            "`make up` (embedded cluster) or `helm upgrade --install kubeflow charts/kubeflow -n kubeflow`"
-        )

@@ -1,54 +1,182 @@
-"""One labelled namespace per scenario, deleted afterwards whatever happened."""
+"""Where a scenario's objects live, and that they are gone afterwards whatever happened.
+
+- A namespace of its own (the default): labelled with the run, created before the scenario and deleted
+  after it.
+- A namespace the user names (`-u namespace=NAME`, e.g. a Kubeflow Profile namespace where the user has
+  kubeflow-edit rights and may not create namespaces): nothing is created or deleted outside it; each
+  scenario's objects get unique names and the run's labels, and are deleted after the scenario.
+Either way, what an interrupted run left is swept by this run at its end, and what a killed run left is
+swept by the next run on the same host.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
 import socket
+import sys
+from typing import Any
 
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from kfcheck import manifests
+from kfcheck import manifests, wait
+from kfcheck.config import ConfigError, Settings
 from kfcheck.kube import Kube
+from kfcheck.scenario import MANAGED_BY, Scenario
 
-MANAGED_BY = "app.kubernetes.io/managed-by=kfcheck"
-RUN_ID = secrets.token_hex(4)  # this process's run; leftovers are swept by it
+MANAGED = f"{MANAGED_BY}=kfcheck"
+CLEANUP_SECONDS = 90  # how long a cleanup rides out an API outage before leaving it to the next run's sweep
+# What scenarios create in a shared namespace (kinds a cluster does not serve are passed over).
+SWEPT_KINDS = (
+    ("kubeflow.org/v1", "PyTorchJob"), ("kubeflow.org/v1", "TFJob"), ("trainer.kubeflow.org/v1alpha1", "TrainJob"),
+    ("kubeflow.org/v1", "Notebook"), ("kubeflow.org/v1alpha1", "PodDefault"), ("v1", "Pod"),
+    ("v1", "PersistentVolumeClaim"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"),
+)  # fmt: skip
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 OWNER_HOST = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname())[:63].strip("-.") or "unknown"
+
+
+@functools.cache
+def run_id() -> str:
+    """This process's run id (a label on everything it creates; leftovers are swept by it): random, or
+    KFCHECK_RUN_ID to name a run (e.g. after a CI job id). Two live runs must not share one."""
+    chosen = os.environ.get("KFCHECK_RUN_ID", "")
+    if not chosen:
+        return secrets.token_hex(4)
+    if not _LABEL_VALUE.match(chosen):
+        raise ConfigError(
+            f"KFCHECK_RUN_ID={chosen!r} is not a Kubernetes label value: use at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit"
+        )
+    return chosen
+
+
+def owner_labels() -> dict[str, str]:
+    return {MANAGED_BY: "kfcheck", "kfcheck/run-id": run_id(), "kfcheck/owner-host": OWNER_HOST,
+            "kfcheck/owner-pid": str(os.getpid())}  # fmt: skip
 
 
 def slug(text: str, length: int) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:length].strip("-") or "scenario"
 
 
-def create(kube: Kube, prefix: str, scenario: str, *, keep: bool = False) -> str:
+def namespace_object(prefix: str, scenario: str, *, keep: bool = False, run: str | None = None) -> dict[str, Any]:
+    """The Namespace of one scenario, from fixtures/namespace.yaml (the scenario's name as given)."""
     name = f"{prefix}-{slug(scenario, 40)}-{secrets.token_hex(3)}"
-    manifests.apply_fixture(
-        kube, "namespace", None, name=name, run_id=RUN_ID, scenario=scenario[:200],
-        owner_host=OWNER_HOST, owner_pid=os.getpid(), keep=str(keep).lower(),
+    (namespace,) = manifests.render(
+        "namespace", name=name, run_id=run or run_id(), scenario=scenario[:200],
+        owner_host=OWNER_HOST, owner_pid=str(os.getpid()), keep=str(keep).lower(),
     )  # fmt: skip
-    return name
+    return namespace
 
 
-def delete(kube: Kube, name: str) -> None:
+def start(kube: Kube, settings: Settings, title: str) -> Scenario:
+    """The scenario, with its namespace ready: its own, created now, or the one the user named."""
+    scenario = Scenario(kube, settings, title, labels=owner_labels())
+    if settings.namespace:
+        scenario.namespace, scenario.shared_namespace = settings.namespace, True
+        return scenario
+    namespace = namespace_object(settings.namespace_prefix, title, keep=settings.keep_namespaces)
+    manifests.create(kube, [namespace], None)
+    scenario.namespace = str(namespace["metadata"]["name"])
+    return scenario
+
+
+def finish(scenario: Scenario) -> None:
+    """Runs the scenario's cleanups, then removes what it created; a failure is printed, never raised."""
+    for undo in reversed(scenario.cleanups):
+        try:
+            undo()
+        except Exception as error:
+            print(f"kfcheck: a cleanup of '{scenario.title}' failed: {error}", file=sys.stderr)
+    if scenario.settings.keep_namespaces or not scenario.namespace:
+        return
     try:
-        kube.core.delete_namespace(name, propagation_policy="Background")
-    except ApiException as error:
-        if error.status != 404:
-            raise
+        if scenario.shared_namespace:
+            for obj in reversed(scenario.created):
+                delete_object(
+                    scenario.kube, obj["apiVersion"], obj["kind"], obj["metadata"]["name"], scenario.namespace
+                )
+        else:
+            delete(scenario.kube, scenario.namespace)
+    except Exception as error:
+        print(
+            f"kfcheck: could not remove what '{scenario.title}' created in {scenario.namespace} ({error}); the "
+            "next run on this host removes it (its owner process will be gone)",
+            file=sys.stderr,
+        )
 
 
-def sweep(kube: Kube, run_id: str = RUN_ID) -> list[str]:
-    """Deletes every namespace this run created that is still there (after an interrupt)."""
-    selector = f"{MANAGED_BY},kfcheck/run-id={run_id}"
-    names = [
-        ns.metadata.name
-        for ns in kube.core.list_namespace(label_selector=selector).items
-        if ns.metadata.deletion_timestamp is None  # already being deleted by its scenario's cleanup
-    ]
-    for name in names:
-        delete(kube, name)
-    return names
+def delete(kube: Kube, name: str, timeout: float = CLEANUP_SECONDS) -> None:
+    """Deletes the namespace (in the background), through API outages of up to `timeout` seconds."""
+
+    def request() -> None:
+        try:
+            kube.core.delete_namespace(name, propagation_policy="Background")
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    wait.retrying(f"deleting namespace {name}", request, timeout)
+
+
+def delete_object(kube: Kube, api_version: str, kind: str, name: str, namespace: str) -> None:
+    """Deletes one object and what it owns (in the background), through API outages."""
+    resource = kube.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    def request() -> None:
+        try:
+            resource.delete(name=name, namespace=namespace, body={"propagationPolicy": "Background"})
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    wait.retrying(f"deleting {kind} {namespace}/{name}", request, CLEANUP_SECONDS)
+
+
+def sweep(kube: Kube, settings: Settings) -> list[str]:
+    """Deletes what this run created that is still there (after an interrupt)."""
+    return _sweep(kube, settings, f"{MANAGED},kfcheck/run-id={run_id()}", lambda _labels: True)
+
+
+def sweep_orphans(kube: Kube, settings: Settings) -> list[str]:
+    """Deletes what earlier runs on this host left when their process died (killed with SIGKILL, a crashed CI
+    job), unless kept on purpose (`-u keep_namespaces=true`). Runs on other hosts and live runs are left alone."""
+
+    def dead_owner(labels: dict[str, str]) -> bool:
+        owner = labels.get("kfcheck/owner-pid", "")
+        return owner.isdigit() and not _process_alive(int(owner))
+
+    return _sweep(kube, settings, f"{MANAGED},kfcheck/owner-host={OWNER_HOST},kfcheck/keep!=true", dead_owner)
+
+
+def _sweep(kube: Kube, settings: Settings, selector: str, chosen: Any) -> list[str]:
+    if not settings.namespace:  # namespaces of their own: a namespace goes with everything in it
+        listing = functools.partial(kube.core.list_namespace, label_selector=selector)
+        listed = wait.retrying("listing the suite's namespaces", listing, CLEANUP_SECONDS)
+        names = [
+            ns.metadata.name
+            for ns in listed.items
+            if ns.metadata.deletion_timestamp is None and chosen(ns.metadata.labels or {})
+        ]
+        for name in names:
+            delete(kube, name)
+        return names
+    swept = []
+    for api_version, kind in SWEPT_KINDS:
+        try:
+            resource = kube.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            continue
+        for item in resource.get(namespace=settings.namespace, label_selector=selector).items:
+            metadata = item.metadata
+            if metadata.deletionTimestamp is None and chosen(dict(metadata.labels or {})):
+                delete_object(kube, api_version, kind, metadata.name, settings.namespace)
+                swept.append(f"{kind} {settings.namespace}/{metadata.name}")
+    return swept
 
 
 def _process_alive(pid: int) -> bool:
@@ -59,18 +187,3 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def sweep_orphans(kube: Kube) -> list[str]:
-    """Deletes the namespaces of earlier runs on this host whose process is gone (killed with SIGKILL,
-    a crashed CI job), unless they were kept on purpose (`-u keep_namespaces=true`). Runs on other hosts
-    and runs still alive are left alone."""
-    selector = f"{MANAGED_BY},kfcheck/owner-host={OWNER_HOST},kfcheck/keep!=true"
-    orphans = []
-    for ns in kube.core.list_namespace(label_selector=selector).items:
-        owner = (ns.metadata.labels or {}).get("kfcheck/owner-pid", "")
-        if ns.metadata.deletion_timestamp is None and owner.isdigit() and not _process_alive(int(owner)):
-            orphans.append(ns.metadata.name)
-    for name in orphans:
-        delete(kube, name)
-    return orphans

@@ -5,60 +5,72 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from kfcheck import manifests, pods, wait
-from kfcheck.config import Settings
-from kfcheck.kube import Kube
+from kfcheck import poddefault, pods, wait
+from kfcheck.capabilities import Api
+from kfcheck.scenario import Controller, Scenario
+
+API = Api("kubeflow.org/v1", "Notebook", "the Kubeflow notebook controller")
+CONTROLLER = Controller("notebook-controller", "app=notebook-controller")
 
 
-def _lister(kube: Kube) -> Any:
+def _lister(scenario: Scenario) -> Any:
     def list_notebooks(namespace: str, **kwargs: Any) -> Any:
-        return kube.custom.list_namespaced_custom_object("kubeflow.org", "v1", namespace, "notebooks", **kwargs)
+        return scenario.kube.custom.list_namespaced_custom_object(
+            "kubeflow.org", "v1", namespace, "notebooks", **kwargs
+        )
 
     return list_notebooks
 
 
-def create(kube: Kube, settings: Settings, namespace: str, name: str, labels: dict[str, str]) -> None:
-    manifests.apply_fixture(kube, "notebook", namespace, name=name, labels=labels, image=settings.notebook_image)
+def create(scenario: Scenario, name: str, labels: dict[str, str]) -> None:
+    scenario.uses(CONTROLLER, ("apps/v1", "StatefulSet"))
+    scenario.create("notebook", name=name, labels=labels, image=scenario.settings.notebook_image)
 
 
-def wait_ready(kube: Kube, settings: Settings, namespace: str, name: str) -> dict[str, Any]:
+def wait_ready(scenario: Scenario, name: str) -> dict[str, Any]:
     return wait.wait_for(
-        kube, f"Notebook {namespace}/{name} to be Ready", _lister(kube), namespace, name,
-        done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=settings.timeout,
+        scenario.kube, f"Notebook {scenario.namespace}/{name} to be Ready", _lister(scenario), scenario.namespace,
+        name, done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=scenario.settings.timeout,
     )  # fmt: skip
 
 
 STOP_ANNOTATION = "kubeflow-resource-stopped"  # what the Jupyter web app sets to stop a server
 
 
-def stop(kube: Kube, namespace: str, name: str) -> None:
+def stop(scenario: Scenario, name: str) -> None:
     """Stops the server as the Jupyter web app does: the annotation, with the time of stopping as its value."""
     stopped_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     patch = {"metadata": {"annotations": {STOP_ANNOTATION: stopped_at}}}
-    kube.custom.patch_namespaced_custom_object("kubeflow.org", "v1", namespace, "notebooks", name, patch)
+    _patch(scenario, name, patch)
 
 
-def start(kube: Kube, namespace: str, name: str) -> None:
+def start(scenario: Scenario, name: str) -> None:
     """Starts a stopped server again: the annotation is removed."""
-    patch = {"metadata": {"annotations": {STOP_ANNOTATION: None}}}
-    kube.custom.patch_namespaced_custom_object("kubeflow.org", "v1", namespace, "notebooks", name, patch)
+    _patch(scenario, name, {"metadata": {"annotations": {STOP_ANNOTATION: None}}})
 
 
-def wait_stopped(kube: Kube, settings: Settings, namespace: str, name: str) -> None:
+def _patch(scenario: Scenario, name: str, patch: dict[str, Any]) -> None:
+    """A JSON merge patch of the Notebook (null removes a key)."""
+    scenario.kube.custom.patch_namespaced_custom_object(
+        "kubeflow.org", "v1", scenario.namespace, "notebooks", name, patch
+    )
+
+
+def wait_stopped(scenario: Scenario, name: str) -> None:
     """The server's StatefulSet is scaled to 0, its pod is gone and the Notebook reports no ready replica."""
+    kube, namespace, timeout = scenario.kube, scenario.namespace, scenario.settings.timeout
     wait.wait_for(
         kube, f"StatefulSet {namespace}/{name} to be scaled to 0", kube.apps.list_namespaced_stateful_set, namespace,
-        name, done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=settings.timeout,
-        watch_pods=False, exists=True,
+        name, done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=timeout, watch_pods=False,
+        exists=True,
     )  # fmt: skip
     wait.wait_until_gone(
-        kube, f"pod {namespace}/{name}-0 to be gone", kube.core.list_namespaced_pod, namespace, f"{name}-0",
-        settings.timeout,
-    )  # fmt: skip
+        kube, f"pod {namespace}/{name}-0 to be gone", kube.core.list_namespaced_pod, namespace, f"{name}-0", timeout
+    )
     wait.wait_for(
-        kube, f"Notebook {namespace}/{name} to report no ready replica", _lister(kube), namespace, name,
-        done=lambda nb: (nb.get("status") or {}).get("readyReplicas", 0) == 0, timeout=settings.timeout,
-        watch_pods=False, exists=True,
+        kube, f"Notebook {namespace}/{name} to report no ready replica", _lister(scenario), namespace, name,
+        done=lambda nb: (nb.get("status") or {}).get("readyReplicas", 0) == 0, timeout=timeout, watch_pods=False,
+        exists=True,
     )  # fmt: skip
 
 
@@ -66,20 +78,27 @@ def prefix(namespace: str, name: str) -> str:
     return f"/notebook/{namespace}/{name}"
 
 
-def check_serves_jupyterlab(kube: Kube, settings: Settings, namespace: str, name: str) -> str:
+def check_serves_jupyterlab(scenario: Scenario, name: str) -> str:
+    namespace = scenario.namespace
     url = f"http://{name}.{namespace}.svc.cluster.local{prefix(namespace, name)}/lab"
-    manifests.apply_fixture(
-        kube, "http-probe", namespace, name=f"{name}-probe", image=settings.notebook_image, url=url,
-        deadline=settings.timeout,
-    )  # fmt: skip
-    pods.wait_succeeded(kube, namespace, f"{name}-probe", settings.timeout)
-    output = pods.log(kube, namespace, f"{name}-probe")
+    scenario.create("http-probe", name=f"{name}-probe", image=scenario.settings.notebook_image, url=url,
+                    deadline=scenario.settings.timeout)  # fmt: skip
+    pods.wait_succeeded(scenario, f"{name}-probe")
+    output = pods.log(scenario, f"{name}-probe")
     assert "status=200 jupyterlab=True" in output, f"GET {url} from inside the cluster: {output!r}"
+    scenario.attach(f"HTTP 200 from {url}")
     return url
 
 
-def server_pod(kube: Kube, namespace: str, name: str) -> Any:
-    return kube.core.read_namespaced_pod(f"{name}-0", namespace)
+def server_pod(scenario: Scenario, name: str) -> Any:
+    return scenario.kube.core.read_namespaced_pod(f"{name}-0", scenario.namespace)
+
+
+def check_injected(scenario: Scenario, name: str, poddefault_name: str) -> None:
+    """The Notebook's pod has its NB_PREFIX and what the PodDefault injects."""
+    server = server_pod(scenario, name)
+    check_prefix_env(server, scenario.namespace, name)
+    poddefault.check_injected(server, [poddefault_name])
 
 
 def check_prefix_env(pod_object: Any, namespace: str, name: str) -> None:

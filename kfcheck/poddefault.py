@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from kfcheck import manifests, wait
-from kfcheck.config import Settings
-from kfcheck.kube import Kube
+from kfcheck import manifests
+from kfcheck.capabilities import Api
+from kfcheck.scenario import Controller, Scenario
+
+API = Api("kubeflow.org/v1alpha1", "PodDefault", "the Kubeflow PodDefault admission webhook")
 
 CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "workspace",
@@ -21,62 +22,43 @@ CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "/shared",
 )
 ANNOTATION_PREFIX = "poddefault.admission.kubeflow.org/poddefault-"
+WEBHOOK = Controller("poddefault-webhook", "app in (admission-webhook,poddefault-webhook)")  # manifests, our chart
 EXCLUDE_ANNOTATION = "poddefault.admission.kubeflow.org/exclude"  # Kubeflow's webhook leaves such pods alone
 EVERYONE_ENV_NAME, EVERYONE_ENV_VALUE = "FOR_EVERY_POD", "yes"
 
 
-@dataclass
-class Refusal:
-    """How the API server refused a pod: the HTTP status and the message (the webhook's reason in it)."""
-
-    status: int
-    message: str
+def create_secret_and_volume(scenario: Scenario) -> None:
+    scenario.create("poddefault-secret", claim=CLAIM, secret_value=secrets.token_hex(8))
 
 
-def create_secret_and_volume(kube: Kube, settings: Settings, namespace: str) -> None:
-    objects = manifests.render("poddefault-secret", claim=CLAIM, secret_value=secrets.token_hex(8))
-    if settings.storage_class:
-        objects[1]["spec"]["storageClassName"] = settings.storage_class
-    manifests.create(kube, objects, namespace)
-    wait.wait_for(
-        kube, f"claim {CLAIM} to be bound", kube.core.list_namespaced_persistent_volume_claim, namespace, CLAIM,
-        done=lambda claim: (claim.get("status") or {}).get("phase") == "Bound", timeout=settings.timeout,
-        watch_pods=False,
-    )  # fmt: skip
-    claim = kube.core.read_namespaced_persistent_volume_claim(CLAIM, namespace)
-    assert "ReadWriteMany" in (claim.status.access_modes or []), f"claim {CLAIM} is {claim.status.access_modes}"
-
-
-def create(kube: Kube, namespace: str, name: str) -> None:
-    manifests.apply_fixture(
-        kube, "poddefault", namespace, name=name, description=f"{name} for kfcheck", label=LABEL, env_name=ENV_NAME,
+def create(scenario: Scenario, name: str) -> None:
+    scenario.uses(WEBHOOK)
+    scenario.create(
+        "poddefault", name=name, description=f"{name} for kfcheck", label=LABEL, env_name=ENV_NAME,
         env_value=ENV_VALUE, claim=CLAIM, mount_path=MOUNT_PATH,
     )  # fmt: skip
 
 
-def create_second(kube: Kube, namespace: str, name: str) -> None:
-    manifests.apply_fixture(kube, "poddefault-annotations", namespace, name=name, label=LABEL)
+def create_second(scenario: Scenario, name: str) -> None:
+    scenario.create("poddefault-annotations", name=name, label=LABEL)
 
 
-def create_for_every_pod(kube: Kube, namespace: str, name: str) -> None:
+def create_for_every_pod(scenario: Scenario, name: str) -> None:
     """A PodDefault whose selector is empty: it applies to every pod created in the namespace."""
-    manifests.apply_fixture(
-        kube, "poddefault-everyone", namespace, name=name, env_name=EVERYONE_ENV_NAME, env_value=EVERYONE_ENV_VALUE
-    )
+    scenario.uses(WEBHOOK)
+    scenario.create("poddefault-everyone", name=name, env_name=EVERYONE_ENV_NAME, env_value=EVERYONE_ENV_VALUE)
 
 
-def create_pod(
-    kube: Kube, settings: Settings, namespace: str, name: str, selected: bool, excluded: bool = False
-) -> None:
+def create_pod(scenario: Scenario, name: str, selected: bool, excluded: bool = False) -> None:
     labels = {"app": name, **({LABEL: "true"} if selected else {})}
     annotations = {EXCLUDE_ANNOTATION: "true"} if excluded else {}
-    manifests.apply_fixture(
-        kube, "labelled-pod", namespace, name=name, labels=labels, annotations=annotations, image=settings.busybox_image
+    scenario.create(
+        "labelled-pod", name=name, labels=labels, annotations=annotations, image=scenario.settings.busybox_image
     )
 
 
-def pod(kube: Kube, namespace: str, name: str) -> Any:
-    return kube.core.read_namespaced_pod(name, namespace)
+def pod(scenario: Scenario, name: str) -> Any:
+    return scenario.kube.core.read_namespaced_pod(name, scenario.namespace)
 
 
 def check_injected(pod_object: Any, poddefault_names: list[str]) -> None:
@@ -119,25 +101,31 @@ def check_second_applied(pod_object: Any, name: str) -> None:
     assert (pod_object.metadata.annotations or {}).get("kfcheck/injected-by") == name, "annotation missing"
 
 
-def create_pod_expecting_refusal(kube: Kube, settings: Settings, namespace: str, name: str) -> Refusal:
-    """A selected pod that defines POD_DEFAULT differently: the webhook must refuse it."""
+def create_pod_expecting_refusal(scenario: Scenario, name: str) -> None:
+    """A selected pod that defines POD_DEFAULT differently; what the API server answered is kept for
+    check_refused (the pod being admitted is a failure at once)."""
     objects = manifests.render(
-        "labelled-pod", name=name, labels={"app": name, LABEL: "true"}, annotations={}, image=settings.busybox_image
+        "labelled-pod",
+        name=name,
+        labels={"app": name, LABEL: "true"},
+        annotations={},
+        image=scenario.settings.busybox_image,
     )
     objects[0]["spec"]["containers"][0]["env"] = [{"name": ENV_NAME, "value": "something else"}]
     try:
-        manifests.create(kube, objects, namespace)
+        scenario.create_objects(objects)
     except ApiException as error:
-        body = error.body.decode() if isinstance(error.body, bytes) else str(error.body or "")
+        body = error.body.decode() if isinstance(error.body, bytes) else str(error.body)
         message = str(json.loads(body).get("message", body)) if body.startswith("{") else body
-        return Refusal(status=int(error.status or 0), message=message)
+        scenario.outcomes["refusal"] = (int(error.status), message)
+        return
     raise AssertionError(f"pod {name} with a conflicting {ENV_NAME} was admitted")
 
 
-def check_refused_for_conflict(refusal: Refusal, poddefault_name: str) -> None:
-    """Kubeflow refuses such a pod at admission (a 4xx), saying which PodDefault conflicts on which env var."""
-    assert 400 <= refusal.status < 500, f"expected a 4xx refusal, got HTTP {refusal.status}: {refusal.message}"
-    message = refusal.message
-    assert "conflict" in message.lower(), f"the refusal does not speak of a conflict: {message}"
-    assert poddefault_name in message, f"the refusal does not name PodDefault {poddefault_name}: {message}"
-    assert ENV_NAME in message, f"the refusal does not name the conflicting env var {ENV_NAME}: {message}"
+def check_refused(scenario: Scenario, poddefault_name: str = "add-secret") -> None:
+    """Kubeflow's meaning, not its wording: a 4xx refusal whose message names the PodDefault and the
+    conflicting field."""
+    status, message = scenario.outcomes["refusal"]
+    assert 400 <= status < 500, f"the API server answered {status}, not a refusal (4xx): {message}"
+    missing = [word for word in (poddefault_name, ENV_NAME) if word not in message]
+    assert not missing, f"the refusal does not name {missing}: {message}"

@@ -1,46 +1,54 @@
-"""PyTorchJob (Kubeflow training operator, kubeflow.org/v1): run, and check what the operator promises."""
+"""PyTorchJob (Kubeflow training operator, kubeflow.org/v1): run, and check what the operator promises.
+
+Names given by the steps ("wiring") are the scenario's names for its jobs (`scenario.name`); counts are
+read from the job that was submitted."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kfcheck import jobs, training_logs
-from kfcheck.config import Settings
-from kfcheck.kube import Kube
+from kfcheck.capabilities import Api
+from kfcheck.scenario import Scenario
 
+API = Api(jobs.API_VERSION, "PyTorchJob", "the Kubeflow training operator")
 KIND, PLURAL, CONTAINER, DEFAULT_PORT = "PyTorchJob", "pytorchjobs", "pytorch", 23456
 
 
-def submit_training(kube: Kube, settings: Settings, namespace: str, name: str, workers: int) -> dict[str, Any]:
-    args = ["--epochs", str(settings.epochs)]
-    return jobs.create(
-        kube, "pytorchjob", namespace, name=name, image=settings.pytorch_image, workers=workers, args=args
-    )
+def submit_training(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
+    settings = scenario.settings
+    return jobs.create(scenario, "pytorchjob", name=scenario.name(name), image=settings.pytorch_image,
+                       workers=workers, args=["--epochs", str(settings.epochs)])  # fmt: skip
 
 
-def submit_wiring_check(kube: Kube, settings: Settings, namespace: str, name: str, workers: int) -> dict[str, Any]:
-    return jobs.create(
-        kube, "pytorchjob-wiring", namespace,
-        name=name, image=settings.busybox_image, workers=workers, deadline=settings.timeout,
-    )  # fmt: skip
+def submit_wiring_check(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
+    return jobs.create(scenario, "pytorchjob-wiring", name=scenario.name(name), image=scenario.settings.busybox_image,
+                       workers=workers, deadline=scenario.settings.timeout)  # fmt: skip
 
 
-def wait_succeeded(kube: Kube, namespace: str, name: str, timeout: float) -> dict[str, Any]:
-    return jobs.wait_succeeded(kube, KIND, PLURAL, namespace, name, timeout)
+def wait_succeeded(scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
+    timeout = scenario.settings.training_timeout if training else scenario.settings.timeout
+    return jobs.wait_succeeded(scenario, KIND, PLURAL, scenario.name(name), timeout)
 
 
-def check_replicas_completed(kube: Kube, namespace: str, name: str, workers: int, timeout: float) -> None:
-    pods = jobs.replica_pods(kube, namespace, name)
+def _workers(scenario: Scenario, job_name: str) -> int:
+    return jobs.replicas(jobs.get(scenario, PLURAL, job_name), "Worker")
+
+
+def check_replicas_completed(scenario: Scenario, name: str) -> None:
+    job_name = scenario.name(name)
+    pods = jobs.replica_pods(scenario, job_name)
     kinds = sorted(jobs.replica_type(pod) for pod in pods)
-    expected = sorted(["master"] + ["worker"] * workers)
+    expected = sorted(["master"] + ["worker"] * _workers(scenario, job_name))
     assert kinds == expected, f"replica pods {[p.metadata.name for p in pods]} are {kinds}, expected {expected}"
-    jobs.wait_replicas_completed(kube, namespace, name, pods, timeout)
+    jobs.wait_replicas_completed(scenario, job_name, pods, scenario.settings.timeout)
 
 
-def check_services(kube: Kube, namespace: str, name: str, workers: int) -> None:
+def check_services(scenario: Scenario, name: str) -> None:
     """One headless Service per replica, named <job>-<type>-<index>, on the job's port."""
-    found = jobs.services(kube, namespace, name)
-    expected = [f"{name}-master-0"] + [f"{name}-worker-{i}" for i in range(workers)]
+    job_name = scenario.name(name)
+    found = jobs.services(scenario, job_name)
+    expected = [f"{job_name}-master-0"] + [f"{job_name}-worker-{i}" for i in range(_workers(scenario, job_name))]
     missing = [svc for svc in expected if svc not in found]
     assert not missing, f"missing Services {missing}; found {sorted(found)}"
     for svc_name in expected:
@@ -50,19 +58,19 @@ def check_services(kube: Kube, namespace: str, name: str, workers: int) -> None:
         assert DEFAULT_PORT in ports, f"Service {svc_name} ports {ports} lack {DEFAULT_PORT}"
 
 
-def check_environment(kube: Kube, namespace: str, name: str, workers: int) -> None:
+def check_environment(scenario: Scenario, name: str) -> None:
     """Each replica printed MASTER_ADDR, MASTER_PORT, WORLD_SIZE and RANK as the operator promises."""
-    world_size = workers + 1
-    for pod in jobs.replica_pods(kube, namespace, name):
-        log = jobs.pod_log(kube, namespace, pod.metadata.name, CONTAINER)
+    job_name = scenario.name(name)
+    world_size = _workers(scenario, job_name) + 1
+    for pod in jobs.replica_pods(scenario, job_name):
+        log = jobs.pod_log(scenario, pod.metadata.name, CONTAINER)
         env = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
         replica = jobs.replica_type(pod)
-        index = int(pod.metadata.labels.get("training.kubeflow.org/replica-index", "0"))
         expected = {
-            "MASTER_ADDR": f"{name}-master-0",
+            "MASTER_ADDR": f"{job_name}-master-0",
             "MASTER_PORT": str(DEFAULT_PORT),
             "WORLD_SIZE": str(world_size),
-            "RANK": "0" if replica == "master" else str(index + 1),
+            "RANK": "0" if replica == "master" else str(jobs.replica_index(pod) + 1),
         }
         wrong = {key: env.get(key) for key, value in expected.items() if env.get(key) != value}
         assert not wrong, f"pod {pod.metadata.name} has {wrong}, expected {expected}"
@@ -72,14 +80,13 @@ def check_environment(kube: Kube, namespace: str, name: str, workers: int) -> No
             assert not missing, f"the master never heard from: {missing}"
 
 
-def master_log(kube: Kube, namespace: str, name: str) -> str:
-    return jobs.pod_log(kube, namespace, f"{name}-master-0", CONTAINER)
-
-
-def check_accuracy(kube: Kube, namespace: str, name: str, minimum: float) -> float:
-    log = master_log(kube, namespace, name)
+def check_accuracy(scenario: Scenario, name: str) -> float:
+    """The master's test accuracy, at least the accepted minimum; attached to the report."""
+    minimum = scenario.settings.pytorch_min_accuracy
+    log = jobs.pod_log(scenario, f"{scenario.name(name)}-master-0", CONTAINER)
     assert training_logs.pytorch_progress_lines(log), "the master printed no 'Train Epoch:' progress lines"
     accuracy = training_logs.pytorch_accuracy(log)
     data = training_logs.data_description(log)
     assert accuracy >= minimum, f"accuracy {accuracy:.4f} is below {minimum:.4f} (measured on {data})"
+    scenario.attach(f"accuracy={accuracy:.4f} (minimum {minimum})")
     return accuracy

@@ -21,6 +21,11 @@ _ROW = re.compile(r"^(?P<name>.*) - row (?P<row>\d+)$")
 _ITERATION = re.compile(r"^(?P<name>.*) - iteration (?P<iteration>\d+)$")
 
 
+# The error of a step that failed because the suite itself could not test (kfcheck.radish_support):
+# such a scenario says nothing about Kubeflow, and the gate counts it apart from regressions.
+COULD_NOT_RUN = "kfcheck could not run this scenario"
+
+
 class ReportError(ValueError):
     pass
 
@@ -103,9 +108,12 @@ def normalise_file(path: str | Path) -> None:
 
 
 def scenario_status(element: dict[str, Any]) -> str:
-    statuses = [step.get("result", {}).get("status", "skipped") for step in element.get("steps", [])]
+    """passed | failed | skipped, or "could not run" when the failed step's error is the suite's own."""
+    results = [step.get("result", {}) for step in element.get("steps", [])]
+    statuses = [result.get("status", "skipped") for result in results]
     if "failed" in statuses:
-        return "failed"
+        error = results[statuses.index("failed")].get("error_message") or ""
+        return "could not run" if error.startswith(COULD_NOT_RUN) else "failed"
     if not statuses or any(status != "passed" for status in statuses):
         return "skipped"
     return "passed"
@@ -139,9 +147,11 @@ def scenario_failures(features: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def summary(features: list[dict[str, Any]]) -> str:
-    statuses = scenario_statuses(features)
-    counts = {status: list(statuses.values()).count(status) for status in ("passed", "failed", "skipped")}
-    return f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    statuses = list(scenario_statuses(features).values())
+    counts = [f"{statuses.count(status)} {status}" for status in ("passed", "failed", "skipped")]
+    if "could not run" in statuses:
+        counts.append(f"{statuses.count('could not run')} could not run")
+    return ", ".join(counts)
 
 
 HTML_TOOL = Path(__file__).resolve().parents[1] / "tools" / "html-report"

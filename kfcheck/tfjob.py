@@ -1,4 +1,7 @@
-"""TFJob (Kubeflow training operator, kubeflow.org/v1): run, and check TF_CONFIG and the results."""
+"""TFJob (Kubeflow training operator, kubeflow.org/v1): run, and check TF_CONFIG and the results.
+
+Names given by the steps ("wiring") are the scenario's names for its jobs (`scenario.name`); counts are
+read from the job that was submitted."""
 
 from __future__ import annotations
 
@@ -6,64 +9,76 @@ import json
 from typing import Any
 
 from kfcheck import jobs, training_logs
-from kfcheck.config import Settings
-from kfcheck.kube import Kube
+from kfcheck.capabilities import Api
+from kfcheck.scenario import Scenario
 
+API = Api(jobs.API_VERSION, "TFJob", "the Kubeflow training operator")
 KIND, PLURAL, CONTAINER, DEFAULT_PORT = "TFJob", "tfjobs", "tensorflow", 2222
 
 
-def submit_training(kube: Kube, settings: Settings, namespace: str, name: str, workers: int) -> dict[str, Any]:
-    args = ["--train-steps", str(settings.tf_train_steps)]
-    return jobs.create(kube, "tfjob", namespace, name=name, image=settings.tf_image, workers=workers, args=args)
+def submit_training(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
+    settings = scenario.settings
+    return jobs.create(scenario, "tfjob", name=scenario.name(name), image=settings.tf_image, workers=workers,
+                       args=["--train-steps", str(settings.tf_train_steps)])  # fmt: skip
 
 
-def submit_wiring_check(kube: Kube, settings: Settings, namespace: str, name: str, workers: int) -> dict[str, Any]:
-    return jobs.create(kube, "tfjob-wiring", namespace, name=name, image=settings.busybox_image, workers=workers)
+def submit_wiring_check(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
+    return jobs.create(scenario, "tfjob-wiring", name=scenario.name(name), image=scenario.settings.busybox_image,
+                       workers=workers)  # fmt: skip
 
 
-def wait_succeeded(kube: Kube, namespace: str, name: str, timeout: float) -> dict[str, Any]:
-    return jobs.wait_succeeded(kube, KIND, PLURAL, namespace, name, timeout)
+def wait_succeeded(scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
+    timeout = scenario.settings.training_timeout if training else scenario.settings.timeout
+    return jobs.wait_succeeded(scenario, KIND, PLURAL, scenario.name(name), timeout)
 
 
-def check_workers_completed(kube: Kube, namespace: str, name: str, workers: int, timeout: float) -> None:
-    pods = [pod for pod in jobs.replica_pods(kube, namespace, name) if jobs.replica_type(pod) == "worker"]
+def check_workers_completed(scenario: Scenario, name: str) -> None:
+    job_name = scenario.name(name)
+    workers = jobs.replicas(jobs.get(scenario, PLURAL, job_name), "Worker")
+    pods = [pod for pod in jobs.replica_pods(scenario, job_name) if jobs.replica_type(pod) == "worker"]
     assert len(pods) == workers, f"{len(pods)} worker pods, expected {workers}"
-    jobs.wait_replicas_completed(kube, namespace, name, pods, timeout)
+    jobs.wait_replicas_completed(scenario, job_name, pods, scenario.settings.timeout)
 
 
-def check_tf_config(kube: Kube, namespace: str, name: str, workers: int) -> None:
+def check_tf_config(scenario: Scenario, name: str) -> None:
     """Every replica's TF_CONFIG lists every replica's Service host:port and names its own task."""
+    job_name, namespace = scenario.name(name), scenario.namespace
+    workers = jobs.replicas(jobs.get(scenario, PLURAL, job_name), "Worker")
     expected_cluster = {
-        "ps": [f"{name}-ps-0.{namespace}.svc:{DEFAULT_PORT}"],
-        "worker": [f"{name}-worker-{i}.{namespace}.svc:{DEFAULT_PORT}" for i in range(workers)],
+        "ps": [f"{job_name}-ps-0.{namespace}.svc:{DEFAULT_PORT}"],
+        "worker": [f"{job_name}-worker-{i}.{namespace}.svc:{DEFAULT_PORT}" for i in range(workers)],
     }
-    pods = jobs.replica_pods(kube, namespace, name)
+    pods = jobs.replica_pods(scenario, job_name)
     assert len(pods) == workers + 1, f"{len(pods)} replica pods, expected {workers + 1}"
+    found = jobs.services(scenario, job_name)
     for pod in pods:
-        log = jobs.pod_log(kube, namespace, pod.metadata.name, CONTAINER)
-        line = training_logs.last_line_with(log, "TF_CONFIG")
-        config = json.loads(line.split("=", 1)[1])
-        replica = jobs.replica_type(pod)
-        index = int(pod.metadata.labels.get("training.kubeflow.org/replica-index", "0"))
+        log = jobs.pod_log(scenario, pod.metadata.name, CONTAINER)
+        config = json.loads(training_logs.last_line_with(log, "TF_CONFIG").split("=", 1)[1])
+        replica, index = jobs.replica_type(pod), jobs.replica_index(pod)
         assert config.get("cluster") == expected_cluster, f"{pod.metadata.name}: cluster {config.get('cluster')}"
         assert config.get("task") == {"type": replica, "index": index}, (
             f"{pod.metadata.name}: task {config.get('task')}"
         )
-        found = jobs.services(kube, namespace, name)
-        assert f"{name}-{replica}-{index}" in found, f"no Service {name}-{replica}-{index}; found {sorted(found)}"
+        assert f"{job_name}-{replica}-{index}" in found, (
+            f"no Service {job_name}-{replica}-{index}; found {sorted(found)}"
+        )
 
 
-def check_results(
-    kube: Kube, namespace: str, name: str, max_cross_entropy: float, min_accuracy: float
-) -> dict[str, float]:
-    """The chief's (worker 0's) validation cross entropy and accuracy, checked against the limits."""
-    log = jobs.pod_log(kube, namespace, f"{name}-worker-0", CONTAINER)
+def check_results(scenario: Scenario, name: str) -> dict[str, float]:
+    """The chief's (worker 0's) validation cross entropy and accuracy within the limits; attached to the report."""
+    settings = scenario.settings
+    log = jobs.pod_log(scenario, f"{scenario.name(name)}-worker-0", CONTAINER)
     results = training_logs.tensorflow_results(log)
     data = training_logs.data_description(log)
-    assert results["cross_entropy"] <= max_cross_entropy, (
-        f"validation cross entropy {results['cross_entropy']:.4f} is above {max_cross_entropy:.4f} (measured on {data})"
+    assert results["cross_entropy"] <= settings.tf_max_cross_entropy, (
+        f"validation cross entropy {results['cross_entropy']:.4f} is above {settings.tf_max_cross_entropy:.4f} "
+        f"(measured on {data})"
     )
-    assert results["accuracy"] >= min_accuracy, (
-        f"validation accuracy {results['accuracy']:.4f} is below {min_accuracy:.4f} (measured on {data})"
+    assert results["accuracy"] >= settings.tf_min_accuracy, (
+        f"validation accuracy {results['accuracy']:.4f} is below {settings.tf_min_accuracy:.4f} (measured on {data})"
+    )
+    scenario.attach(
+        f"validation_cross_entropy={results['cross_entropy']:.4f} (max {settings.tf_max_cross_entropy}) "
+        f"accuracy={results['accuracy']:.4f} (min {settings.tf_min_accuracy})"
     )
     return results

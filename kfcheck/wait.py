@@ -4,18 +4,89 @@ Between watch events (at most every `probe_seconds`) the pods of the namespace a
 causes that will not go away by themselves: an image that cannot be pulled, a crash loop, a bad
 container config. Those end the wait at once with the cause, instead of at the deadline. A timeout
 reports what was last seen of the object and of its pods.
+
+The API server going away (connection refused or reset, 5xx, 429) is not a cause: waits, cleanups and
+sweeps retry with backoff until their own deadline, and say how long the API was away (printed, and kept
+in `outages` for the report).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import urllib3
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from kfcheck.kube import Kube
+
+T = TypeVar("T")
+TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+outages: list[str] = []  # what each outage was, for the step that saw it (taken by the radish hooks)
+
+
+def is_transient(error: BaseException) -> bool:
+    """An error that says the API server is away or busy, not that the request was wrong."""
+    if isinstance(error, ApiException):
+        return error.status in TRANSIENT_STATUSES
+    return isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
+
+
+class ApiAway:
+    """Tracks one outage of the API server during a wait: backoff while away, a notice when it is back."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.since, self.cause, self.pause = what, 0.0, "", 0.5
+
+    def failed(self, error: BaseException, deadline: float) -> None:
+        """Sleeps a backoff (never past the deadline) after a transient error; re-raises any other error."""
+        if not is_transient(error):
+            raise error
+        if not self.since:
+            self.since, self.cause = time.monotonic(), f"{error.__class__.__name__}: {str(error)[:160]}"
+            print(f"kfcheck: the API server is not answering while {self.what} ({self.cause}); retrying", flush=True)
+        time.sleep(max(0.0, min(self.pause, deadline - time.monotonic())))
+        self.pause = min(self.pause * 2, 5.0)
+
+    def answered(self) -> None:
+        if self.since:
+            notice = (
+                f"the API server was away for {time.monotonic() - self.since:.1f}s while {self.what} ({self.cause})"
+            )
+            print(f"kfcheck: {notice}; went on", flush=True)
+            outages.append(notice)
+            self.since, self.pause = 0.0, 0.5
+
+    def away_for(self) -> str:
+        return (
+            f"; the API server has not answered for {time.monotonic() - self.since:.0f}s ({self.cause})"
+            if self.since
+            else ""
+        )
+
+
+def retrying(what: str, call: Callable[[], T], timeout: float) -> T:
+    """call() retried through API server outages until the timeout; other errors are raised at once."""
+    deadline, away = time.monotonic() + timeout, ApiAway(what)
+    while True:
+        try:
+            result = call()
+        except Exception as error:
+            if time.monotonic() >= deadline:
+                raise
+            away.failed(error, deadline)
+            continue
+        away.answered()
+        return result
+
+
+def take_outages() -> list[str]:
+    taken = list(outages)
+    outages.clear()
+    return taken
+
 
 FATAL_WAITING_REASONS = {
     "ErrImagePull": "the image cannot be pulled",
@@ -49,9 +120,57 @@ def pod_problems(kube: Kube, namespace: str, label_selector: str = "") -> list[s
     return problems
 
 
-def pod_summary(kube: Kube, namespace: str) -> str:
+def pod_succeeded(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Succeeded"
+
+
+def pod_failure(pod: dict[str, Any]) -> str | None:
+    """The one "this pod failed" detector: phase Failed, with each container's reason and exit code."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Failed":
+        return None
+    reasons = [
+        f"{c.get('name')}: {c.get('state', {}).get('terminated', {}).get('reason')} "
+        f"(exit {c.get('state', {}).get('terminated', {}).get('exitCode')})"
+        for c in status.get("containerStatuses") or []
+    ]
+    return f"pod {(pod.get('metadata') or {}).get('name')} failed: " + "; ".join(reasons or [str(status.get("reason"))])
+
+
+class Progress:
+    """What a long wait prints at a steady pace: elapsed time, the object's state, its pods' states and the
+    last line one of them logged, so a 30-minute training wait is never silent."""
+
+    def __init__(self, pod_selector: str, every: float = 30.0) -> None:
+        self.pod_selector, self.every, self.started = pod_selector, every, time.monotonic()
+        self.last = self.started
+
+    def tick(self, kube: Kube, namespace: str, what: str, last_seen: dict[str, Any] | None) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        try:
+            pods = pod_summary(kube, namespace, self.pod_selector)
+            line = self._last_log_line(kube, namespace)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            pods, line = "(the API server does not answer)", ""
+        print(f"kfcheck: {now - self.started:.0f}s waiting for {what}: {describe(last_seen)}; pods: {pods}"
+              + (f"; last log line: {line}" if line else ""), flush=True)  # fmt: skip
+
+    def _last_log_line(self, kube: Kube, namespace: str) -> str:
+        for pod in kube.core.list_namespaced_pod(namespace, label_selector=self.pod_selector).items:
+            if pod.status.phase == "Running":
+                text = kube.core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=1)
+                return f"{pod.metadata.name}: {text.strip()[:200]}"
+        return ""
+
+
+def pod_summary(kube: Kube, namespace: str, label_selector: str = "") -> str:
     lines = []
-    for pod in kube.core.list_namespaced_pod(namespace).items:
+    for pod in kube.core.list_namespaced_pod(namespace, label_selector=label_selector).items:
         states = []
         for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
             state = status.state
@@ -77,24 +196,28 @@ def wait_for(
     probe_seconds: int = 3,
     watch_pods: bool = True,
     exists: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Watches one object until done(obj) holds; returns it (as a dict).
 
     list_function(namespace, **kwargs) lists the object's kind in a namespace (the watch's source).
 
     failed(obj) returning a message ends the wait with it (e.g. a job condition Failed). With exists=True
-    the object is known to exist already, so finding it gone ends the wait at once.
+    the object is known to exist already, so finding it gone ends the wait at once. `progress` prints how
+    the wait goes at a steady pace.
     """
     deadline = time.monotonic() + timeout
     last_seen: dict[str, Any] | None = None
     field_selector = f"metadata.name={name}"
+    away = ApiAway(f"waiting for {what}")
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            pods = pod_summary(kube, namespace) if watch_pods else ""
+            pods = _pods_if_answering(kube, namespace) if watch_pods else ""
             raise WaitFailed(
                 f"timed out after {timeout:.0f}s waiting for {what}; last seen: {describe(last_seen)}"
                 + (f"; pods: {pods}" if pods else "")
+                + away.away_for()
             )
         stream = watch.Watch()
         try:
@@ -103,7 +226,9 @@ def wait_for(
                 namespace,
                 field_selector=field_selector,
                 timeout_seconds=max(1, min(probe_seconds, int(remaining))),
+                _request_timeout=probe_seconds + 30,  # a server that stopped answering mid-watch is an outage
             ):
+                away.answered()
                 obj = event["object"]
                 last_seen = obj if isinstance(obj, dict) else kube.api.sanitize_for_serialization(obj)
                 if event["type"] == "DELETED":
@@ -115,15 +240,31 @@ def wait_for(
                 if message:
                     stream.stop()
                     raise WaitFailed(f"{what}: {message}")
+            if watch_pods:
+                problems = pod_problems(kube, namespace)
+                if problems:
+                    raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
         except ApiException as error:
             if error.status != 410:  # 410 Gone: the watch's resourceVersion expired; re-list
-                raise
+                away.failed(error, deadline)
+            continue
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            away.failed(error, deadline)
+            continue
+        away.answered()
         if exists and last_seen is None:  # a watch starts with the object itself when it exists
             raise WaitFailed(f"{what}: the object is gone (deleted before it got there)")
-        if watch_pods:
-            problems = pod_problems(kube, namespace)
-            if problems:
-                raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
+        if progress is not None:
+            progress.tick(kube, namespace, what, last_seen)
+
+
+def _pods_if_answering(kube: Kube, namespace: str) -> str:
+    try:
+        return pod_summary(kube, namespace)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        return "(not known: the API server does not answer)"
 
 
 def describe(obj: dict[str, Any] | None) -> str:

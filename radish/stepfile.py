@@ -1,135 +1,123 @@
-"""Step definitions: each sentence is one or two calls into kfcheck/."""
+"""Step definitions: each sentence is one call into kfcheck/, given the scenario (kfcheck/scenario.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from radish import given, then, when, world
+from radish import given, then, when
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob
-from kfcheck.kube import require_crds
+from kfcheck import capabilities, container_builder, helm, notebook, poddefault, pytorchjob, tfjob
 from kfcheck.radish_support import scenario_step
-
-NOTEBOOK_CRDS = {"notebooks.kubeflow.org": "Notebook", "poddefaults.kubeflow.org": "PodDefault"}
-
-
-def _ns(step) -> str:
-    return step.context.namespace
-
-
-@given("the Kubeflow training operator is available")
-@scenario_step
-def training_operator_available(step):
-    require_crds(world.kube)
-
 
 # --- PyTorchJob ------------------------------------------------------------------------------------
 
 
+@given("the Kubeflow training operator serves PyTorchJobs")
+@scenario_step
+def pytorchjobs_served(scenario):
+    capabilities.require(scenario.kube, pytorchjob.API)
+
+
 @when('I submit a PyTorchJob "{name}" that only reports its environment, with {workers:d} worker(s)')
 @scenario_step
-def submit_pytorch_wiring(step, name, workers):
-    step.context.workers = workers
-    pytorchjob.submit_wiring_check(world.kube, world.settings, _ns(step), name, workers)
+def submit_pytorch_wiring(scenario, name, workers):
+    pytorchjob.submit_wiring_check(scenario, name, workers)
 
 
 @when('I submit a PyTorchJob "{name}" training MNIST with {workers:d} worker')
 @scenario_step
-def submit_pytorch_training(step, name, workers):
-    step.context.workers = workers
-    pytorchjob.submit_training(world.kube, world.settings, _ns(step), name, workers)
+def submit_pytorch_training(scenario, name, workers):
+    pytorchjob.submit_training(scenario, name, workers)
 
 
 @then('the PyTorchJob "{name}" succeeds within the timeout')
 @scenario_step
-def pytorchjob_succeeds(step, name):
-    pytorchjob.wait_succeeded(world.kube, _ns(step), name, world.settings.timeout)
+def pytorchjob_succeeds(scenario, name):
+    pytorchjob.wait_succeeded(scenario, name)
 
 
 @then('the PyTorchJob "{name}" succeeds within the training timeout')
 @scenario_step
-def pytorchjob_trains(step, name):
-    pytorchjob.wait_succeeded(world.kube, _ns(step), name, world.settings.training_timeout)
+def pytorchjob_trains(scenario, name):
+    pytorchjob.wait_succeeded(scenario, name, training=True)
 
 
 @then('every replica pod of "{name}" has completed')
 @scenario_step
-def pytorch_replicas_completed(step, name):
-    pytorchjob.check_replicas_completed(world.kube, _ns(step), name, step.context.workers, world.settings.timeout)
+def pytorch_replicas_completed(scenario, name):
+    pytorchjob.check_replicas_completed(scenario, name)
 
 
 @then('"{name}" has a headless Service for each of its replicas')
 @scenario_step
-def pytorch_services(step, name):
-    pytorchjob.check_services(world.kube, _ns(step), name, step.context.workers)
+def pytorch_services(scenario, name):
+    pytorchjob.check_services(scenario, name)
 
 
 @then('every replica of "{name}" was given MASTER_ADDR, MASTER_PORT, WORLD_SIZE and RANK')
 @scenario_step
-def pytorch_environment(step, name):
-    pytorchjob.check_environment(world.kube, _ns(step), name, step.context.workers)
+def pytorch_environment(scenario, name):
+    pytorchjob.check_environment(scenario, name)
 
 
 @then('the master of "{name}" reports a test accuracy of at least the accepted minimum')
 @scenario_step
-def pytorch_accuracy(step, name):
-    accuracy = pytorchjob.check_accuracy(world.kube, _ns(step), name, world.settings.pytorch_min_accuracy)
-    step.embed(f"accuracy={accuracy:.4f} (minimum {world.settings.pytorch_min_accuracy})")
+def pytorch_accuracy(scenario, name):
+    pytorchjob.check_accuracy(scenario, name)
 
 
 # --- TFJob -----------------------------------------------------------------------------------------
 
 
+@given("the Kubeflow training operator serves TFJobs")
+@scenario_step
+def tfjobs_served(scenario):
+    capabilities.require(scenario.kube, tfjob.API)
+
+
 @when('I submit a TFJob "{name}" that only reports its TF_CONFIG, with 1 parameter server and {workers:d} workers')
 @scenario_step
-def submit_tf_wiring(step, name, workers):
-    step.context.workers = workers
-    tfjob.submit_wiring_check(world.kube, world.settings, _ns(step), name, workers)
+def submit_tf_wiring(scenario, name, workers):
+    tfjob.submit_wiring_check(scenario, name, workers)
 
 
 @when('I submit a TFJob "{name}" training MNIST with 1 parameter server and {workers:d} workers')
 @scenario_step
-def submit_tf_training(step, name, workers):
-    step.context.workers = workers
-    tfjob.submit_training(world.kube, world.settings, _ns(step), name, workers)
+def submit_tf_training(scenario, name, workers):
+    tfjob.submit_training(scenario, name, workers)
 
 
 @then('the TFJob "{name}" succeeds within the timeout')
 @scenario_step
-def tfjob_succeeds(step, name):
-    tfjob.wait_succeeded(world.kube, _ns(step), name, world.settings.timeout)
+def tfjob_succeeds(scenario, name):
+    tfjob.wait_succeeded(scenario, name)
 
 
 @then('the TFJob "{name}" succeeds within the training timeout')
 @scenario_step
-def tfjob_trains(step, name):
-    tfjob.wait_succeeded(world.kube, _ns(step), name, world.settings.training_timeout)
+def tfjob_trains(scenario, name):
+    tfjob.wait_succeeded(scenario, name, training=True)
 
 
 @then('every replica of "{name}" was given a TF_CONFIG naming all replicas and its own task')
 @scenario_step
-def tf_config(step, name):
-    tfjob.check_tf_config(world.kube, _ns(step), name, step.context.workers)
+def tf_config(scenario, name):
+    tfjob.check_tf_config(scenario, name)
 
 
 @then('every worker pod of "{name}" has completed')
 @scenario_step
-def tf_workers_completed(step, name):
-    tfjob.check_workers_completed(world.kube, _ns(step), name, step.context.workers, world.settings.timeout)
+def tf_workers_completed(scenario, name):
+    tfjob.check_workers_completed(scenario, name)
 
 
 @then('worker 0 of "{name}" reports a validation cross entropy and accuracy within the accepted limits')
 @scenario_step
-def tf_results(step, name):
-    settings = world.settings
-    results = tfjob.check_results(world.kube, _ns(step), name, settings.tf_max_cross_entropy, settings.tf_min_accuracy)
-    step.embed(
-        f"validation_cross_entropy={results['cross_entropy']:.4f} (max {settings.tf_max_cross_entropy}) "
-        f"accuracy={results['accuracy']:.4f} (min {settings.tf_min_accuracy})"
-    )
+def tf_results(scenario, name):
+    tfjob.check_results(scenario, name)
 
 
 # --- Container Builder (Kaniko) ----------------------------------------------------------------------
@@ -137,45 +125,48 @@ def tf_results(step, name):
 
 @given("a ReadWriteMany volume holding a Dockerfile that builds on the non-root base image")
 @scenario_step
-def build_context(step):
-    container_builder.prepare_context(world.kube, world.settings, _ns(step))
+def build_context(scenario):
+    container_builder.prepare_context(scenario)
 
 
 @when('Kaniko builds the image "{name}" from the volume and pushes it to the registry')
 @scenario_step
-def kaniko_build(step, name):
-    image = container_builder.build_and_push(world.kube, world.settings, _ns(step), name)
-    step.embed(f"pushed {image}")
+def kaniko_build(scenario, name):
+    container_builder.build_and_push(scenario, name)
 
 
 @then('a pod running the image "{name}" prints the greeting as a non-root user')
 @scenario_step
-def run_built_image(step, name):
-    output = container_builder.run_built_image(world.kube, world.settings, _ns(step), name)
-    container_builder.check_output(output, _ns(step))
+def run_built_image(scenario, name):
+    container_builder.run_built_image(scenario, name)
 
 
 # --- Helm upgrade -----------------------------------------------------------------------------------
 
 
+@given("Helm manages the Kubeflow release")
+@scenario_step
+def helm_manages_kubeflow(scenario):
+    helm.require_release(scenario.settings)
+
+
 @given("every Kubeflow component runs with these resources:")
 @then("every Kubeflow component runs with these resources:")
 @scenario_step
-def components_have_resources(step):
-    helm.check_resources(world.kube, world.settings, helm.parse_table(step.table))
+def components_have_resources(scenario):
+    helm.check_resources(scenario, scenario.step.table)
 
 
 @when("I upgrade the Kubeflow release with these componentResources:")
 @scenario_step
-def upgrade_release(step):
-    step.context.cleanups.append(lambda: helm.restore_defaults(world.settings))  # the suite leaves it as found
-    helm.upgrade_resources(world.settings, helm.parse_table(step.table))
+def upgrade_release(scenario):
+    helm.upgrade_component_resources(scenario, scenario.step.table)
 
 
 @then("the upgrade has rolled out to every component")
 @scenario_step
-def upgrade_rolled_out(step):
-    helm.check_rolled_out(world.kube, world.settings)
+def upgrade_rolled_out(scenario):
+    helm.check_rolled_out(scenario)
 
 
 # --- PodDefault + Notebook --------------------------------------------------------------------------
@@ -183,127 +174,125 @@ def upgrade_rolled_out(step):
 
 @given("the Kubeflow notebook controller and PodDefault webhook are available")
 @scenario_step
-def notebook_components_available(step):
-    require_crds(world.kube, NOTEBOOK_CRDS)
+def notebook_components_available(scenario):
+    capabilities.require(scenario.kube, notebook.API, poddefault.API)
 
 
 @given("a ReadWriteMany volume and a Secret for the PodDefault")
 @scenario_step
-def poddefault_volume_and_secret(step):
-    poddefault.create_secret_and_volume(world.kube, world.settings, _ns(step))
+def poddefault_volume_and_secret(scenario):
+    poddefault.create_secret_and_volume(scenario)
 
 
 @given('a PodDefault "{name}" that injects an env var, a secret-backed env var and the shared volume')
 @scenario_step
-def create_poddefault(step, name):
-    poddefault.create(world.kube, _ns(step), name)
+def create_poddefault(scenario, name):
+    poddefault.create(scenario, name)
 
 
 @given('a second PodDefault "{name}" for the same pods')
 @scenario_step
-def create_second_poddefault(step, name):
-    poddefault.create_second(world.kube, _ns(step), name)
+def create_second_poddefault(scenario, name):
+    poddefault.create_second(scenario, name)
 
 
 @when('I create a Notebook "{name}" selected by the PodDefault')
 @scenario_step
-def create_notebook(step, name):
-    notebook.create(world.kube, world.settings, _ns(step), name, {poddefault.LABEL: "true"})
+def create_notebook(scenario, name):
+    notebook.create(scenario, name, {poddefault.LABEL: "true"})
 
 
 @then('the Notebook "{name}" becomes Ready')
 @scenario_step
-def notebook_ready(step, name):
-    notebook.wait_ready(world.kube, world.settings, _ns(step), name)
+def notebook_ready(scenario, name):
+    notebook.wait_ready(scenario, name)
 
 
 @then('the Notebook "{name}" serves JupyterLab under its NB_PREFIX from inside the cluster')
 @scenario_step
-def notebook_serves(step, name):
-    step.embed("HTTP 200 from " + notebook.check_serves_jupyterlab(world.kube, world.settings, _ns(step), name))
+def notebook_serves(scenario, name):
+    notebook.check_serves_jupyterlab(scenario, name)
 
 
 @then('the pod of Notebook "{name}" carries what PodDefault "{poddefault_name}" injects')
 @scenario_step
-def notebook_pod_injected(step, name, poddefault_name):
-    server = notebook.server_pod(world.kube, _ns(step), name)
-    notebook.check_prefix_env(server, _ns(step), name)
-    poddefault.check_injected(server, [poddefault_name])
+def notebook_pod_injected(scenario, name, poddefault_name):
+    notebook.check_injected(scenario, name, poddefault_name)
 
 
 @when('I create a pod "{name}" that the PodDefault does not select')
 @scenario_step
-def create_unselected_pod(step, name):
-    poddefault.create_pod(world.kube, world.settings, _ns(step), name, selected=False)
+def create_unselected_pod(scenario, name):
+    poddefault.create_pod(scenario, name, selected=False)
 
 
 @when('I create a pod "{name}" that the PodDefault selects')
 @scenario_step
-def create_selected_pod(step, name):
-    poddefault.create_pod(world.kube, world.settings, _ns(step), name, selected=True)
+def create_selected_pod(scenario, name):
+    poddefault.create_pod(scenario, name, selected=True)
 
 
 @then('the pod "{name}" has nothing from any PodDefault')
 @scenario_step
-def pod_untouched(step, name):
-    poddefault.check_untouched(poddefault.pod(world.kube, _ns(step), name))
+def pod_untouched(scenario, name):
+    poddefault.check_untouched(poddefault.pod(scenario, name))
 
 
 @then('the pod "{name}" carries what PodDefault "add-secret" injects')
 @scenario_step
-def pod_injected(step, name):
-    poddefault.check_injected(poddefault.pod(world.kube, _ns(step), name), ["add-secret"])
+def pod_injected(scenario, name):
+    poddefault.check_injected(poddefault.pod(scenario, name), ["add-secret"])
 
 
 @then('the pod "{name}" carries what PodDefault "team-metadata" injects')
 @scenario_step
-def pod_second_injected(step, name):
-    poddefault.check_second_applied(poddefault.pod(world.kube, _ns(step), name), "team-metadata")
+def pod_second_injected(scenario, name):
+    poddefault.check_second_applied(poddefault.pod(scenario, name), "team-metadata")
 
 
 @when('I create a pod "{name}" that the PodDefault selects but that sets POD_DEFAULT itself')
 @scenario_step
-def create_conflicting_pod(step, name):
-    step.context.refusal = poddefault.create_pod_expecting_refusal(world.kube, world.settings, _ns(step), name)
+def create_conflicting_pod(scenario, name):
+    poddefault.create_pod_expecting_refusal(scenario, name)
 
 
-@then('the pod was refused because it conflicts with PodDefault "{poddefault_name}" on the env var')
+@then("the pod was refused because of the conflicting env var")
 @scenario_step
-def pod_refused(step, poddefault_name):
-    poddefault.check_refused_for_conflict(step.context.refusal, poddefault_name)
+def pod_refused(scenario):
+    poddefault.check_refused(scenario)
 
 
 @given('a PodDefault "{name}" with an empty selector')
 @scenario_step
-def create_poddefault_for_every_pod(step, name):
-    poddefault.create_for_every_pod(world.kube, _ns(step), name)
+def create_poddefault_for_every_pod(scenario, name):
+    poddefault.create_for_every_pod(scenario, name)
 
 
 @then('the pod "{name}" carries what PodDefault "everyone" injects')
 @scenario_step
-def pod_everyone_injected(step, name):
-    poddefault.check_everyone_applied(poddefault.pod(world.kube, _ns(step), name), "everyone")
+def pod_everyone_injected(scenario, name):
+    poddefault.check_everyone_applied(poddefault.pod(scenario, name), "everyone")
 
 
 @when('I create a pod "{name}" that the PodDefault selects but that is annotated to be excluded')
 @scenario_step
-def create_excluded_pod(step, name):
-    poddefault.create_pod(world.kube, world.settings, _ns(step), name, selected=True, excluded=True)
+def create_excluded_pod(scenario, name):
+    poddefault.create_pod(scenario, name, selected=True, excluded=True)
 
 
 @when('I stop the Notebook "{name}"')
 @scenario_step
-def stop_notebook(step, name):
-    notebook.stop(world.kube, _ns(step), name)
+def stop_notebook(scenario, name):
+    notebook.stop(scenario, name)
 
 
 @then('the Notebook "{name}" has no pod')
 @scenario_step
-def notebook_stopped(step, name):
-    notebook.wait_stopped(world.kube, world.settings, _ns(step), name)
+def notebook_stopped(scenario, name):
+    notebook.wait_stopped(scenario, name)
 
 
 @when('I start the Notebook "{name}" again')
 @scenario_step
-def start_notebook(step, name):
-    notebook.start(world.kube, _ns(step), name)
+def start_notebook(scenario, name):
+    notebook.start(scenario, name)

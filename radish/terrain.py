@@ -11,14 +11,16 @@ from radish.stepmodel import Step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import diagnostics, namespaces, reports
+from kfcheck import diagnostics, namespaces, permissions, reports, wait
 from kfcheck.config import ConfigError, Settings
-from kfcheck.kube import ClusterUnavailable, connect, require_crds
+from kfcheck.kube import ClusterUnavailable, connect
 from kfcheck.radish_support import (
     attach_evidence,
     check_tag_expression,
+    feature_of,
     install_signal_handlers,
     is_dry_run,
+    mark_skipped,
     record_setup_error,
 )
 
@@ -29,74 +31,73 @@ def configure(features, marker):
     check_tag_expression()
     try:
         world.settings = Settings.from_user_data(world.config.user_data)
+        world.settings.check_images()
+        namespaces.run_id()
     except ConfigError as error:
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     world.kube = None
+    world.skipped_features = {}
     if is_dry_run():
         return
     try:
         world.kube = connect(world.settings)
-        require_crds(world.kube)
-    except ClusterUnavailable as error:
+        checker = permissions.Checker(world.kube, world.settings.namespace or None, world.settings.kubeflow_namespace)
+        world.skipped_features = permissions.preflight(
+            checker, {feature.sentence: {tag.name for tag in feature.tags} for feature in features}
+        )
+    except (ClusterUnavailable, permissions.Refused) as error:
         print(f"kfcheck: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        orphans = namespaces.sweep_orphans(world.kube)
+        orphans = namespaces.sweep_orphans(world.kube, world.settings)
     except Exception as error:
-        print(f"kfcheck: could not look for namespaces of earlier runs: {error}", file=sys.stderr)
+        print(f"kfcheck: could not look for what earlier runs left: {error}", file=sys.stderr)
     else:
         if orphans:
-            print(f"kfcheck: deleted namespaces of earlier runs that died: {', '.join(orphans)}", file=sys.stderr)
+            print(f"kfcheck: deleted what earlier runs that died left: {', '.join(orphans)}", file=sys.stderr)
 
 
 @before.each_scenario
-def create_namespace(scenario):
-    scenario.context.namespace = None
-    scenario.context.cleanups = []  # undo actions steps register (e.g. restore an upgraded release)
+def start_scenario(scenario):
+    scenario.context.kfcheck = None  # the kfcheck Scenario every step works with
     if is_dry_run():
         return
+    feature = feature_of(scenario).sentence
+    if feature in world.skipped_features:
+        mark_skipped(scenario, world.skipped_features[feature])
+        return
     try:
-        scenario.context.namespace = namespaces.create(
-            world.kube, world.settings.namespace_prefix, scenario.sentence, keep=world.settings.keep_namespaces
-        )
+        scenario.context.kfcheck = namespaces.start(world.kube, world.settings, scenario.sentence)
     except Exception as error:
         record_setup_error(scenario, error)
 
 
 @after.each_step
 def attach_evidence_on_failure(step):
-    namespace = getattr(step.context, "namespace", None)
-    if step.state is not Step.State.FAILED or namespace is None or world.kube is None:
+    for outage in wait.take_outages():  # the step rode out an API server outage: say so in the report
+        step.embed(outage)
+    current = getattr(step.context, "kfcheck", None)
+    if step.state is not Step.State.FAILED or current is None:
         return
-    for name, text in diagnostics.gather(world.kube, namespace).items():
-        attach_evidence(step, f"{name} of namespace {namespace}", text)
+    for name, text in diagnostics.gather(current).items():
+        attach_evidence(step, f"{name} of namespace {current.namespace}", text)
 
 
 @after.each_scenario
-def delete_namespace(scenario):
-    for cleanup in reversed(getattr(scenario.context, "cleanups", [])):
-        try:
-            cleanup()
-        except Exception as error:
-            print(f"kfcheck: a cleanup of '{scenario.sentence}' failed: {error}", file=sys.stderr)
-    namespace = getattr(scenario.context, "namespace", None)
-    if namespace is None or world.settings.keep_namespaces:
-        return
-    try:
-        namespaces.delete(world.kube, namespace)
-    except Exception as error:
-        print(f"kfcheck: could not delete namespace {namespace}: {error}", file=sys.stderr)
+def finish_scenario(scenario):
+    if getattr(scenario.context, "kfcheck", None) is not None:
+        namespaces.finish(scenario.context.kfcheck)
 
 
 @after.all(order=1)  # after radish's own writers (order 100), so their files exist
 def finish(features, marker):
     if world.kube is not None and not world.settings.keep_namespaces:
         try:
-            left = namespaces.sweep(world.kube)
+            left = namespaces.sweep(world.kube, world.settings)
             if left:
-                print(f"kfcheck: deleted leftover namespaces {', '.join(left)}", file=sys.stderr)
+                print(f"kfcheck: deleted leftovers of this run: {', '.join(left)}", file=sys.stderr)
         except Exception as error:
-            print(f"kfcheck: could not sweep namespaces: {error}", file=sys.stderr)
+            print(f"kfcheck: could not sweep this run's leftovers: {error}", file=sys.stderr)
     if world.config.cucumber_json:
         reports.normalise_file(world.config.cucumber_json)

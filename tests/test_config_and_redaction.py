@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +67,15 @@ def test_secret_values_are_redacted_in_text() -> None:
     assert "abcdefghijklmnop" not in redacted
     assert "MIIE" not in redacted
     assert "BEGIN RSA PRIVATE KEY" in redacted
+
+
+def test_a_cluster_other_than_the_embedded_one_needs_the_registry_of_the_suites_images(tmp_path: Path) -> None:
+    elsewhere = str(tmp_path / "their-kubeconfig")
+    settings = Settings.from_user_data({"kubeconfig": elsewhere})
+    assert (settings.registry, settings.pytorch_image) == ("", "")
+    with pytest.raises(ConfigError, match=r"make push-images REGISTRY=<registry>.*-u registry=<registry>"):
+        settings.check_images()
+    theirs = Settings.from_user_data({"kubeconfig": elsewhere, "registry": "reg.example/kfcheck"})
+    theirs.check_images()
+    assert theirs.tf_image == "reg.example/kfcheck/tf-mnist:latest"
+    assert theirs.builder_base_image == "reg.example/kfcheck/builder-base:latest"  # pods push where nodes pull

@@ -74,7 +74,7 @@ def test_a_failing_set_up_fails_only_its_scenario(normalised: list[dict[str, Any
     assert failed[0]["result"]["status"] == "failed"
     assert "namespace could not be created (demo)" in failed[0]["result"]["error_message"]
     assert reports.scenario_status(by_id["demo-of-the-report-plumbing;everything-passes"]) == "passed"
-    assert reports.summary(normalised) == "3 passed, 2 failed, 0 skipped"
+    assert reports.summary(normalised) == "3 passed, 1 failed, 0 skipped, 1 could not run"
 
 
 def test_tags_carry_their_at_sign(normalised: list[dict[str, Any]]) -> None:
@@ -140,7 +140,7 @@ def test_gate_flags_a_scenario_that_passed_before_and_fails_after(normalised: li
     assert not verdict.passed
     assert len(verdict.regressions) == 2
     assert "passed before, missing after" in " ".join(verdict.regressions)
-    assert gate.compare(before, before).passed
+    assert gate.compare(before, before).outcome == "inconclusive"  # the set-up-fails scenario could not run
 
 
 def test_gate_command_exit_codes(tmp_path: Path, normalised: list[dict[str, Any]]) -> None:
@@ -157,7 +157,10 @@ def test_gate_command_exit_codes(tmp_path: Path, normalised: list[dict[str, Any]
         return subprocess.run([sys.executable, "-m", "kfcheck", "gate", *args], capture_output=True, text=True,
                               check=False, cwd=FIXTURES.parents[1])  # fmt: skip
 
-    assert gate_cli(str(before), str(before)).returncode == 0
+    same = gate_cli(str(before), str(before))
+    assert same.returncode == 3, same.stdout  # the set-up-fails scenario ran in neither
+    assert "its-set-up-hook-fails: before and after — Given a number 1" in same.stdout
+    assert "gate: INCONCLUSIVE" in same.stdout
     regressed = gate_cli(str(before), str(after))
     assert regressed.returncode == 1
     assert "everything-passes: passed before, failed after — " in regressed.stdout

@@ -1,31 +1,43 @@
-"""python -m kfcheck.embedded {build,up,down,status}: the embedded cluster's commands."""
+"""python -m kfcheck.embedded {build,up,down,status,push-images}: the embedded cluster's commands."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kfcheck.embedded import cluster
+from kfcheck.embedded import cluster, host, images, profile
 from kfcheck.embedded.layout import Layout
 from kfcheck.embedded.processes import ClusterError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck.embedded")
-    parser.add_argument("command", choices=["build", "up", "down", "status"])
+    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile"])
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
+    parser.add_argument("--registry", help="push-images: the registry your cluster pulls from (host[:port][/path])")
+    parser.add_argument("--tls-verify", default="true", choices=["true", "false"], help="push-images: verify TLS")
+    parser.add_argument("--authfile", help="push-images: credentials for the registry (docker config.json format)")
     args = parser.parse_args(argv)
     layout = Layout.from_env()
     try:
         if args.command == "build":
-            cluster.build_binaries(layout)
+            host.build_binaries(layout)
         elif args.command == "up":
             cluster.up(layout, build=not args.no_build, with_kubeflow=not args.no_kubeflow)
             print(f"export KUBECONFIG={layout.kubeconfig}")
         elif args.command == "down":
             cluster.down(layout)
             print(f"cluster stopped and {layout.state} removed; caches kept in {layout.cache}")
+        elif args.command == "profile":
+            path = profile.ensure(layout)
+            print(f"export KUBECONFIG={path}  # {profile.USER}, kubeflow-edit in namespace {profile.NAMESPACE}")
+        elif args.command == "push-images":
+            if not args.registry:
+                parser.error("push-images needs --registry REGISTRY")
+            images.ensure_registry(layout)
+            images.push_suite_images(args.registry, tls_verify=args.tls_verify == "true", authfile=args.authfile)
+            print(f"run the suite with -u registry={args.registry}")
         else:
             print(cluster.status(layout))
     except ClusterError as error:

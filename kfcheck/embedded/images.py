@@ -220,3 +220,21 @@ def image_size(name: str, tag: str = TAG) -> int:
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         manifest = json.load(response)
     return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in manifest["layers"])
+
+
+SUITE_IMAGES = ("busybox", "pytorch-mnist", "tf-mnist", "notebook", "builder-base", "kaniko-executor")
+
+
+def push_suite_images(registry: str, *, tls_verify: bool = True, authfile: str | None = None) -> list[str]:
+    """Copies the images the suite's scenarios run from the local registry to `registry` (skopeo, with the
+    registry's credentials from `authfile` or the usual docker/podman auth files); returns their references."""
+    copied = []
+    for name in SUITE_IMAGES:
+        source, destination = f"{REGISTRY}/{name}:{TAG}", f"{registry.rstrip('/')}/{name}:{TAG}"
+        argv = ["skopeo", "copy", "--src-tls-verify=false", f"--dest-tls-verify={str(tls_verify).lower()}"]
+        if authfile:
+            argv.append(f"--dest-authfile={authfile}")
+        run([*argv, f"docker://{source}", f"docker://{destination}"], f"copying {source} to {destination}")
+        copied.append(destination)
+        print(f"[images] {source} -> {destination}", flush=True)
+    return copied

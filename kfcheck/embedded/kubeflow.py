@@ -7,12 +7,14 @@ installs (`$KFCHECK_STATE/chart/kubeflow`, also the chart that `helm upgrade` sh
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
+from kfcheck.config import CLUSTER_STATE
 from kfcheck.embedded import images
-from kfcheck.embedded.layout import REPO_ROOT, Layout
+from kfcheck.embedded.layout import IN_CLUSTER_REGISTRY, REGISTRY, REPO_ROOT, Layout
 from kfcheck.embedded.processes import ClusterError, run
 
 CHART_SOURCE = REPO_ROOT / "charts" / "kubeflow"
@@ -46,6 +48,20 @@ def stage_chart(layout: Layout) -> Path:
             raise ClusterError(f"{source} is missing: run `cluster/build-binaries.sh training-operator`")
         shutil.copy(source, target / "crds" / name)
     return target
+
+
+def record_cluster(layout: Layout, *, with_kubeflow: bool) -> None:
+    """Writes where this cluster and its tools are ($KFCHECK_STATE/cluster.json), which the suite's
+    Settings read as their defaults: the suite never needs to know how the embedded cluster is laid out."""
+    recorded = {
+        "kubeconfig": str(layout.kubeconfig),
+        "helm": str(helm_binary(layout)),
+        "registry": REGISTRY,
+        "push_registry": IN_CLUSTER_REGISTRY,
+    }
+    if with_kubeflow:
+        recorded["chart"] = str(staged_chart(layout))
+    (layout.state / CLUSTER_STATE).write_text(json.dumps(recorded, indent=2) + "\n")
 
 
 def install(layout: Layout, *, timeout_seconds: int = 600) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from kfcheck.config import state_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_DIR = REPO_ROOT / "cluster"
 IMAGES_DIR = REPO_ROOT / "images"
@@ -54,7 +56,7 @@ class Layout:
     def from_env(cls) -> Layout:
         home = Path.home()
         cache = Path(os.environ.get("KFCHECK_CACHE", home / ".cache" / "kfcheck"))
-        state = Path(os.environ.get("KFCHECK_STATE", home / ".local" / "state" / "kfcheck"))
+        state = state_dir()
         return cls(cache=cache.resolve(), state=state.resolve())
 
     @cached_property

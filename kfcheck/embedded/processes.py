@@ -63,6 +63,24 @@ def running_pid(process: HostProcess, layout: Layout) -> int | None:
     return pid
 
 
+def untracked_instances(process: HostProcess, layout: Layout) -> list[int]:
+    """Live processes running exactly this component's command line that its PID file does not name: an
+    earlier instance still shutting down, or one whose PID file was lost. They may hold its ports."""
+    wanted = "\0".join(process.argv) + "\0"
+    tracked = running_pid(process, layout)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in (tracked, os.getpid()):
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline == wanted and not _is_zombie(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def start(process: HostProcess, layout: Layout) -> int:
     """Starts the process unless it already runs; returns its PID."""
     pid = running_pid(process, layout)
@@ -132,6 +150,10 @@ def log_tail(process: HostProcess, layout: Layout, lines: int = 25) -> str:
     return "\n".join(current_run.splitlines()[-lines:])
 
 
+class ProcessExited(ClusterError):
+    """The process a readiness wait was for exited."""
+
+
 def wait_until(
     what: str,
     check: Callable[[], bool],
@@ -152,7 +174,7 @@ def wait_until(
         if process is not None and layout is not None and running_pid(process, layout) is None:
             if check():
                 return
-            raise ClusterError(
+            raise ProcessExited(
                 f"{process.name} exited while waiting for {what}; last lines of "
                 f"{process.log_file(layout)}:\n{log_tail(process, layout)}"
             )

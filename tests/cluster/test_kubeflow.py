@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from kfcheck.embedded import kubeflow
-from kfcheck.embedded.layout import Layout
+from kfcheck import helm
+from kfcheck.config import Settings
 
 from .conftest import Kubectl
 
@@ -32,13 +32,7 @@ def _container_resources(kubectl: Kubectl) -> dict[str, dict]:
     }
 
 
-def _helm(layout: Layout, *args: str) -> None:
-    argv = [str(kubeflow.helm_binary(layout)), f"--kubeconfig={layout.kubeconfig}", "--namespace=kubeflow", *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_helm_upgrade_changes_every_component_containers_resources(kubectl: Kubectl, layout: Layout) -> None:
+def test_helm_upgrade_changes_every_component_containers_resources(kubectl: Kubectl, kubeconfig: str) -> None:
     before = _container_resources(kubectl)
     assert before, "no component Deployments in namespace kubeflow"
     for name, resources in before.items():  # the paper's componentResources, the chart's defaults
@@ -46,10 +40,10 @@ def test_helm_upgrade_changes_every_component_containers_resources(kubectl: Kube
             "requests": {"cpu": "50m", "memory": "128Mi"},
             "limits": {"cpu": "500m", "memory": "1Gi"},
         }, name
-    chart = str(kubeflow.staged_chart(layout))
+    settings = Settings.from_user_data({"kubeconfig": kubeconfig})
+    restore = helm.restorer(settings)
     try:
-        new_values = ["--set", "componentResources.limits.memory=2Gi", "--set", "componentResources.requests.cpu=100m"]
-        _helm(layout, "upgrade", "kubeflow", chart, "--reuse-values", "--wait", "--timeout=600s", *new_values)
+        helm.upgrade_resources(settings, {"limits": {"memory": "2Gi"}, "requests": {"cpu": "100m"}})
         after = _container_resources(kubectl)
         for name, resources in after.items():
             assert resources["limits"]["memory"] == "2Gi", name
@@ -57,5 +51,30 @@ def test_helm_upgrade_changes_every_component_containers_resources(kubectl: Kube
         for component in COMPONENTS:
             kubectl("rollout", "status", "-n", "kubeflow", f"deployment/{component}", "--timeout=300s")
     finally:
-        _helm(layout, "upgrade", "kubeflow", chart, "--reset-values", "--wait", "--timeout=600s")
+        restore()
     assert _container_resources(kubectl) == before
+
+
+def test_the_upgrade_scenarios_restore_keeps_a_value_the_operator_set(kubectl: Kubectl, kubeconfig: str) -> None:
+    """An operator's own value (here the operator's init container image, set by hand) survives the upgrade
+    feature's restore: it rolls back to the recorded revision instead of resetting values to the chart's."""
+    settings = Settings.from_user_data({"kubeconfig": kubeconfig})
+    untouched = helm.restorer(settings)  # this test leaves the release as it found it, too
+    try:
+        hand_set = "127.0.0.1:5000/busybox:latest"
+        helm.upgrade(settings, [f"trainingOperator.pytorchInitContainerImage={hand_set}"])
+        restore = helm.restorer(settings)  # what the upgrade step records
+        helm.upgrade_resources(settings, {"limits": {"memory": "2Gi"}})
+        restore()
+        values = json.loads(_helm_output(settings, "get", "values", settings.helm_release, "--output=json"))
+        assert values["trainingOperator"]["pytorchInitContainerImage"] == hand_set
+        assert "componentResources" not in values  # the scenario's own change is gone
+    finally:
+        untouched()
+
+
+def _helm_output(settings: Settings, *args: str) -> str:
+    argv = [settings.helm, f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

@@ -68,7 +68,7 @@ def test_a_later_run_deletes_the_namespaces_of_a_run_that_was_killed(kubeconfig:
     kept = _create_namespace_owned_by(kube, "kept", killed_pid, keep=True)
     alive = _create_namespace_owned_by(kube, "alive", os.getpid(), keep=False)
     try:
-        swept = namespaces.sweep_orphans(kube)
+        swept = namespaces.sweep_orphans(kube, settings)
         assert orphan in swept
         assert kept not in swept, "a namespace kept on purpose (-u keep_namespaces=true) was deleted"
         assert alive not in swept, "the namespace of a run that is still alive was deleted"
@@ -107,6 +107,6 @@ def _create_namespace_owned_by(kube: Kube, what: str, pid: int, *, keep: bool) -
     name = f"kfcheck-test-{what}-{os.getpid()}"
     manifests.apply_fixture(
         kube, "namespace", None, name=name, run_id="test", scenario=f"sweep test ({what})",
-        owner_host=namespaces.OWNER_HOST, owner_pid=pid, keep=str(keep).lower(),
+        owner_host=namespaces.OWNER_HOST, owner_pid=str(pid), keep=str(keep).lower(),
     )  # fmt: skip
     return name

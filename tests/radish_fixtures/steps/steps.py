@@ -1,6 +1,7 @@
 """Steps and hooks of the demo suite; they use kfcheck.radish_support like the real terrain."""
 
 import os
+from types import SimpleNamespace
 
 from radish import before, given, then, when
 
@@ -16,6 +17,7 @@ def start(features, marker):
 
 @before.each_scenario
 def set_up(scenario):
+    scenario.context.kfcheck = SimpleNamespace(step=None)  # what steps get (kfcheck.scenario.Scenario in the suite)
     try:
         if "setup-fails" in [tag.name for tag in scenario.all_tags]:
             raise RuntimeError("namespace could not be created (demo)")
@@ -25,26 +27,26 @@ def set_up(scenario):
 
 @given("a number {number:d}")
 @scenario_step
-def a_number(step, number):
+def a_number(demo, number):
     if MARKER:
         with open(MARKER, "a") as marker:
             marker.write("step body ran\n")
-    step.context.number = number
+    demo.number = number
 
 
 @when("I add {number:d}")
 @scenario_step
-def add(step, number):
-    step.context.number += number
+def add(demo, number):
+    demo.number += number
 
 
 @then("the result is {number:d}")
 @scenario_step
-def result(step, number):
-    assert step.context.number == number, f"expected {number}, got {step.context.number}"
+def result(demo, number):
+    assert demo.number == number, f"expected {number}, got {demo.number}"
 
 
 @then("nothing else runs")
 @scenario_step
-def nothing(step):
+def nothing(demo):
     raise AssertionError("this step must never run")

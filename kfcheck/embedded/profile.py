@@ -1,0 +1,42 @@
+"""A Kubeflow Profile-like namespace on the embedded cluster, and a user with kubeflow-edit rights in it
+and nothing more: what QA meets on a real Kubeflow. `python -m kfcheck.embedded profile` prepares it and
+writes that user's kubeconfig (a ServiceAccount token)."""
+
+from __future__ import annotations
+
+from kfcheck.embedded.layout import NODE_IP, Layout
+from kfcheck.embedded.processes import ClusterError
+from kfcheck.embedded.tools import apply_manifest, kubectl
+
+NAMESPACE, USER = "kfcheck-profile", "kfcheck-user"
+TOKEN_HOURS = 12
+
+
+def kubeconfig_path(layout: Layout) -> str:
+    return str(layout.state / "profile-kubeconfig")
+
+
+def ensure(layout: Layout) -> str:
+    """Applies the roles, the namespace and the user; returns the user's kubeconfig."""
+    module = layout.cache / "go" / "mod" / "github.com" / "kubeflow"
+    training_roles = (
+        module
+        / f"training-operator@v{layout.versions['TRAINING_OPERATOR_VERSION']}"
+        / "manifests"
+        / ("overlays/kubeflow/kubeflow-training-roles.yaml")
+    )
+    if not training_roles.exists():
+        raise ClusterError(f"{training_roles} is missing: run `make build`")
+    kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(training_roles))
+    apply_manifest(layout, "profile.yaml", profile_namespace=NAMESPACE, profile_user=USER)
+    token = kubectl(layout, "create", "token", USER, "-n", NAMESPACE, f"--duration={TOKEN_HOURS}h").strip()
+    path = kubeconfig_path(layout)
+    context, authority = f"{USER}@kfcheck", f"--certificate-authority={layout.pki / 'ca.crt'}"
+    for args in (
+        ("set-cluster", "kfcheck", f"--server=https://{NODE_IP}:6443", authority, "--embed-certs=true"),
+        ("set-credentials", USER, f"--token={token}"),
+        ("set-context", context, "--cluster=kfcheck", f"--user={USER}", f"--namespace={NAMESPACE}"),
+        ("use-context", context),
+    ):  # fmt: skip
+        kubectl(layout, "config", *args, kubeconfig=path)
+    return path

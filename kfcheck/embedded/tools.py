@@ -1,0 +1,70 @@
+"""Templates of the cluster's configuration, and kubectl against the embedded cluster."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from string import Template
+
+from kfcheck.embedded.layout import (
+    CLUSTER_DIR,
+    CLUSTER_DNS_IP,
+    CLUSTER_DOMAIN,
+    NODE_IP,
+    NODE_NAME,
+    NODE_POD_CIDR,
+    POD_CIDR,
+    REGISTRY,
+    SERVICE_CIDR,
+    Layout,
+)
+from kfcheck.embedded.processes import ClusterError
+
+
+def substitutions(layout: Layout) -> dict[str, str]:
+    return {
+        "state": str(layout.state),
+        "cache": str(layout.cache),
+        "node_ip": NODE_IP,
+        "node_name": NODE_NAME,
+        "node_pod_cidr": NODE_POD_CIDR,
+        "pod_cidr": POD_CIDR,
+        "service_cidr": SERVICE_CIDR,
+        "cluster_dns_ip": CLUSTER_DNS_IP,
+        "cluster_domain": CLUSTER_DOMAIN,
+        "registry": REGISTRY,
+        "kubernetes_version": layout.versions["KUBERNETES_VERSION"],
+    }
+
+
+def render(template_name: str, layout: Layout, **extra: str) -> str:
+    text = (CLUSTER_DIR / template_name).read_text()
+    return Template(text).substitute({**substitutions(layout), **extra})
+
+
+def write_config(layout: Layout, template_name: str, target: Path, **extra: str) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(template_name, layout, **extra))
+    return target
+
+
+def k8s(layout: Layout, name: str) -> str:
+    return str(layout.binary("kubernetes", name))
+
+
+def kubeconfig_for(layout: Layout, component: str) -> str:
+    return str(layout.state / "kubeconfigs" / f"{component}.conf")
+
+
+def kubectl(layout: Layout, *args: str, stdin: str | None = None, kubeconfig: str | None = None) -> str:
+    argv = [k8s(layout, "kubectl"), f"--kubeconfig={kubeconfig or layout.kubeconfig}", *args]
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ClusterError(f"kubectl {' '.join(args)} failed:\n{(result.stdout + result.stderr).strip()}")
+    return result.stdout
+
+
+def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None, **extra: str) -> None:
+    """Server-side apply of cluster/manifests/<name>, its ${placeholders} filled from the layout and extra."""
+    manifest = render(f"manifests/{name}", layout, **extra)
+    kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest, kubeconfig=kubeconfig)

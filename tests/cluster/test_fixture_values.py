@@ -1,0 +1,69 @@
+"""Namespaces from fixtures/namespace.yaml are accepted by the real API server whatever the run id and the
+scenario's name, and a radish run of scenarios named as QA writes them (a colon, a '#', `on`) passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kfcheck import namespaces
+from kfcheck.config import Settings
+from kfcheck.embedded.layout import REPO_ROOT
+from kfcheck.kube import connect
+
+from ..test_fixtures import HOSTILE
+
+pytestmark = pytest.mark.cluster
+RADISH = Path(sys.executable).with_name("radish")
+
+
+def test_a_thousand_namespaces_with_random_run_ids_and_hostile_names_are_accepted(kubeconfig: str) -> None:
+    """1,000 renders go through the API server's full create path with dryRun=All (validation and
+    admission, nothing stored); every hostile name is also created for real and deleted again."""
+    kube = connect(Settings.from_user_data({"kubeconfig": kubeconfig}))
+    generator = random.Random()  # noqa: S311 - test data, not secrets
+    for attempt in range(1000):
+        run_id = f"{generator.randrange(10**8):08d}" if attempt % 2 else f"{generator.getrandbits(32):08x}"
+        scenario = HOSTILE[attempt % len(HOSTILE)]
+        body = namespaces.namespace_object("kfcheck-test", scenario, run=run_id)
+        created = kube.core.create_namespace(body, dry_run="All")
+        assert created.metadata.labels["kfcheck/run-id"] == run_id
+        assert created.metadata.annotations["kfcheck/scenario"] == scenario
+    names = []
+    try:
+        for scenario in HOSTILE:
+            body = namespaces.namespace_object("kfcheck-test", scenario, run=f"{generator.randrange(10**8):08d}")
+            names.append(kube.core.create_namespace(body).metadata.name)
+            assert kube.core.read_namespace(names[-1]).metadata.annotations["kfcheck/scenario"] == scenario
+    finally:
+        for name in names:
+            namespaces.delete(kube, name)
+
+
+def test_radish_runs_scenarios_named_with_a_colon_a_hash_and_on_under_an_all_digit_run_id(
+    kubeconfig: str, tmp_path: Path
+) -> None:
+    feature = tmp_path / "names.feature"
+    feature.write_text(
+        "Feature: Names QA writes\n\n"
+        "  Scenario: PyTorchJob: 2 workers # not a comment\n    Given the Kubeflow training operator serves TFJobs\n\n"
+        "  Scenario: on\n    Given the Kubeflow training operator serves TFJobs\n"
+    )
+    report = tmp_path / "cucumber.json"
+    run_id = f"{random.randrange(10**8):08d}"  # noqa: S311 - an all-digit run id, not a secret
+    result = subprocess.run(
+        [str(RADISH), str(feature), "-b", "radish", "--no-ansi", "--cucumber-json", str(report)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    elements = json.loads(report.read_text())[0]["elements"]
+    assert [element["name"] for element in elements] == ["PyTorchJob: 2 workers # not a comment", "on"]
+    assert all(step["result"]["status"] == "passed" for element in elements for step in element["steps"]), output

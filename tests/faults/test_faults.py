@@ -1,0 +1,214 @@
+"""Faults a release gate meets while the control plane changes: the suite must tell a blip from a
+Kubeflow regression, and `make up` must recover from any state a component can be in.
+
+Disruptive by design (they stop the API server and the training operator): run them alone, after the
+other cluster tests (`make test` runs tests/faults last).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import watch
+
+from kfcheck.config import Settings
+from kfcheck.embedded import cluster
+from kfcheck.embedded.layout import REPO_ROOT, Layout
+from kfcheck.embedded.processes import running_pid, stop_pid
+from kfcheck.kube import connect
+from tests.cluster.conftest import Kubectl
+
+pytestmark = pytest.mark.cluster
+RADISH = Path(sys.executable).with_name("radish")
+OUTAGE_SECONDS = 20
+
+
+def _up() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kfcheck.embedded", "up", "--no-build"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def _apiserver_pid(layout: Layout) -> int:
+    pid = running_pid(cluster.processes(layout)["kube-apiserver"], layout)
+    assert pid is not None, "the API server does not run before the test"
+    return pid
+
+
+def _suite_namespaces(run_id: str, kubectl_binary: str, kubeconfig: str) -> list[str]:
+    out = subprocess.run(
+        [kubectl_binary, f"--kubeconfig={kubeconfig}", "get", "namespaces", "-l", f"kfcheck/run-id={run_id}",
+         "-o", "jsonpath={.items[*].metadata.name}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return out.split()
+
+
+def test_up_while_the_api_server_is_shutting_down_recovers(layout: Layout) -> None:
+    pid = _apiserver_pid(layout)
+    os.kill(pid, signal.SIGTERM)  # a graceful stop: it still runs, with its PID file, for a while
+    result = _up()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _apiserver_pid(layout) != pid
+
+
+def test_up_with_a_stale_pid_file_and_an_untracked_instance_recovers(layout: Layout) -> None:
+    scheduler = cluster.processes(layout)["kube-scheduler"]
+    untracked = running_pid(scheduler, layout)
+    assert untracked is not None
+    scheduler.pid_file(layout).write_text(f"{os.getpid()}\n")  # names a live process that is not the scheduler
+    result = _up()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"kube-scheduler: an earlier instance (pid {untracked}) is still there" in result.stdout
+    now = running_pid(scheduler, layout)
+    assert now is not None and now != untracked
+    assert not Path(f"/proc/{untracked}").exists()
+
+
+def test_an_api_server_outage_during_training_does_not_fail_the_scenario(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    """The API server is stopped for 20 s while the TFJob MNIST scenario waits for its training."""
+    report = tmp_path / "cucumber.json"
+    run_id = f"fault{os.getpid()}"
+    run = subprocess.Popen(
+        [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
+         "--cucumber-json", str(report)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+    )  # fmt: skip
+    assert run.stdout is not None
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:
+        assert run.stdout is not None
+        for line in run.stdout:
+            lines.append(line)
+            if 'the TFJob "mnist" succeeds within the training timeout' in line:  # the training wait began
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert started.wait(300), "the scenario did not reach its training wait:\n" + "".join(lines)
+    stop_pid(_apiserver_pid(layout), grace_seconds=30)
+    stopped_at = time.monotonic()
+    time.sleep(OUTAGE_SECONDS)  # the fault itself: 20 s without an API server
+    result = _up()
+    assert result.returncode == 0, result.stdout + result.stderr
+    away = time.monotonic() - stopped_at
+    code = run.wait(timeout=1800)
+    reader.join(timeout=10)
+    output = "".join(lines)
+    assert code == 0, output
+    assert "the API server was away for" in output, output
+    scenario = json.loads(report.read_text())[0]["elements"][-1]
+    embedded = [embedding.get("data", "") for step in scenario["steps"] for embedding in step.get("embeddings", [])]
+    assert any("the API server was away for" in str(data) for data in embedded), scenario
+    print(f"API server away for {away:.1f}s; the scenario passed")
+
+
+def test_deleting_the_training_operator_pod_during_training_does_not_fail_the_scenario(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    kubectl = str(layout.binary("kubernetes", "kubectl"))
+    run_id = f"operator{os.getpid()}"
+    run = subprocess.Popen(
+        [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
+         "--cucumber-json", str(tmp_path / "cucumber.json")],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+    )  # fmt: skip
+    assert run.stdout is not None
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if 'the TFJob "mnist" succeeds within the training timeout' in line:
+            break
+    subprocess.run(
+        [kubectl, f"--kubeconfig={kubeconfig}", "delete", "pod", "-n", "kubeflow", "-l",
+         "control-plane=kubeflow-training-operator", "--wait=false"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    output = "".join(lines) + run.communicate(timeout=1800)[0]
+    assert run.returncode == 0, output
+    leftovers = _suite_namespaces(run_id, kubectl, kubeconfig)
+    terminating = subprocess.run(
+        [kubectl, f"--kubeconfig={kubeconfig}", "wait", "--for=delete", *[f"namespace/{n}" for n in leftovers],
+         "--timeout=180s"],
+        capture_output=True, text=True, timeout=200, check=False,
+    ) if leftovers else None  # fmt: skip
+    assert terminating is None or terminating.returncode == 0, terminating.stdout + terminating.stderr
+
+
+def test_a_training_container_stops_on_sigterm_instead_of_being_killed(kubectl: Kubectl, kubeconfig: str) -> None:
+    """A TensorFlow parameter server serves until it is stopped; deleting its pod must end it by SIGTERM
+    (exit 143, forwarded by tini), not by the SIGKILL that follows an ignored SIGTERM (exit 137)."""
+    settings = Settings.from_user_data({"kubeconfig": kubeconfig})
+    kube = connect(settings)
+    tf_config = json.dumps(
+        {"cluster": {"ps": ["localhost:2222"], "worker": ["localhost:2223"]}, "task": {"type": "ps", "index": 0}}
+    )
+    container = {"name": "ps", "image": settings.tf_image, "env": [{"name": "TF_CONFIG", "value": tf_config}]}
+    kubectl("run", "ps", f"--image={settings.tf_image}", "--restart=Never",
+            f"--overrides={json.dumps({'spec': {'containers': [container]}})}")  # fmt: skip
+    kubectl.wait("pod/ps", "jsonpath={.status.containerStatuses[0].state.running.startedAt}", timeout=300)
+    exit_code = None
+    stream = watch.Watch()
+    for event in stream.stream(kube.core.list_namespaced_pod, kubectl.namespace, field_selector="metadata.name=ps",
+                               timeout_seconds=120):  # fmt: skip
+        if event["type"] == "ADDED":  # the watch is open: delete now, with the default 30 s grace period
+            kube.core.delete_namespaced_pod("ps", kubectl.namespace)
+        statuses = event["object"].status.container_statuses or []
+        terminated = statuses[0].state.terminated if statuses else None
+        if terminated is not None:
+            exit_code = terminated.exit_code
+            stream.stop()
+    assert exit_code == 143, f"the parameter server ended with exit code {exit_code}, not by SIGTERM (143)"
+
+
+def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_others(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    """Kubeflow 1.11 has no v1 training operator: here its PyTorchJob CRD is removed for the test, and
+    restored (with the operator restarted) afterwards."""
+    kubectl = [str(layout.binary("kubernetes", "kubectl")), f"--kubeconfig={kubeconfig}"]
+    crd = layout.state / "chart" / "kubeflow" / "crds" / "kubeflow.org_pytorchjobs.yaml"
+    assert crd.exists()
+    subprocess.run([*kubectl, "delete", "crd", "pytorchjobs.kubeflow.org", "--wait=true"], check=True, timeout=120)
+    try:
+        report = tmp_path / "cucumber.json"
+        result = subprocess.run(
+            [str(RADISH), "features/pytorchjob.feature", "features/tfjob.feature", "-b", "radish", "--no-ansi",
+             "--tags", "smoke", "--cucumber-json", str(report)],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+        )  # fmt: skip
+    finally:
+        subprocess.run(
+            [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)], check=True, timeout=120
+        )
+        subprocess.run([*kubectl, "wait", "--for=condition=Established", "crd/pytorchjobs.kubeflow.org"], check=True,
+                       timeout=120)  # fmt: skip
+        subprocess.run([*kubectl, "rollout", "restart", "-n", "kubeflow", "deployment/training-operator"], check=True,
+                       timeout=60)  # fmt: skip
+        subprocess.run([*kubectl, "rollout", "status", "-n", "kubeflow", "deployment/training-operator",
+                        "--timeout=300s"], check=True, timeout=320)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    statuses = {
+        feature["name"]: {step["result"]["status"] for element in feature["elements"] for step in element["steps"]}
+        for feature in json.loads(report.read_text())
+    }
+    assert statuses["Distributed PyTorch training with PyTorchJob"] == {"skipped"}, statuses
+    assert statuses["Distributed TensorFlow training with TFJob"] == {"passed"}, statuses
+    assert "the cluster does not serve PyTorchJob (kubeflow.org/v1, from the Kubeflow training operator)" in output

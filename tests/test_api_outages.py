@@ -1,0 +1,68 @@
+"""Waits, cleanups and sweeps ride out API server outages (kfcheck.wait.retrying) and say how long the API
+was away; a request the server refused for a reason is not retried."""
+
+from __future__ import annotations
+
+import pytest
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from kfcheck import wait
+
+
+def flaky(failures: list[BaseException], result: str = "answer"):
+    calls = []
+
+    def call() -> str:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return result
+
+    return call, calls
+
+
+def refused() -> urllib3.exceptions.MaxRetryError:
+    return urllib3.exceptions.MaxRetryError(None, "/api/v1/namespaces", reason=ConnectionRefusedError(111, "refused"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        refused(),
+        urllib3.exceptions.ProtocolError("reset"),
+        ApiException(status=503),
+        ApiException(status=429),
+        ConnectionResetError(104, "reset"),
+    ],
+)
+def test_outages_are_transient(error: BaseException) -> None:
+    assert wait.is_transient(error)
+
+
+@pytest.mark.parametrize("error", [ApiException(status=403), ApiException(status=404), ValueError("bad")])
+def test_refusals_are_not_transient(error: BaseException) -> None:
+    assert not wait.is_transient(error)
+
+
+def test_a_call_rides_out_an_outage_and_the_outage_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    wait.take_outages()
+    call, calls = flaky([refused(), ApiException(status=503)])
+    assert wait.retrying("deleting namespace x", call, timeout=30) == "answer"
+    assert len(calls) == 3
+    (notice,) = wait.take_outages()
+    assert notice.startswith("the API server was away for ") and "while deleting namespace x (MaxRetryError" in notice
+    assert "retrying" in capsys.readouterr().out
+
+
+def test_a_refusal_is_raised_at_once() -> None:
+    call, calls = flaky([ApiException(status=403)])
+    with pytest.raises(ApiException):
+        wait.retrying("listing", call, timeout=30)
+    assert len(calls) == 1
+
+
+def test_an_outage_longer_than_the_deadline_ends_with_the_last_error() -> None:
+    call, _ = flaky([refused() for _ in range(100)])
+    with pytest.raises(urllib3.exceptions.MaxRetryError):
+        wait.retrying("listing", call, timeout=1.0)
