@@ -244,8 +244,12 @@ class Controller:
                 self.queued.discard((namespace, name))
             try:
                 self.reconcile(namespace, name)
-            except Exception:  # a failed reconcile is retried on the next event or resync
-                LOG.exception("reconciling %s/%s failed", namespace, name)
+            except Exception as error:  # a failed reconcile is retried on the next event or resync
+                if getattr(error, "status", None) == 409:  # written meanwhile by someone else: read it again
+                    LOG.info("reconciling %s/%s: an object changed meanwhile, reconciling again", namespace, name)
+                    self.enqueue(namespace, name)
+                else:
+                    LOG.exception("reconciling %s/%s failed", namespace, name)
 
     def _watch(
         self, list_function: Callable[..., Any], key: Callable[[dict[str, Any]], str | None], **kwargs: Any
