@@ -6,7 +6,6 @@ for it since it started. Secrets are redacted. In a shared namespace only the sc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -20,12 +19,8 @@ MAX_LOG_BYTES = 20000
 ALWAYS = (("v1", "Pod"), ("v1", "Service"), ("v1", "PersistentVolumeClaim"), ("v1", "ConfigMap"), ("v1", "Secret"))
 
 
-def _mine(scenario: Scenario) -> Callable[[str], bool]:
-    return (lambda name: scenario.suffix in name) if scenario.shared_namespace else (lambda _name: True)
-
-
 def events(scenario: Scenario) -> str:
-    mine = _mine(scenario)
+    mine = scenario.owns
     items = [
         e for e in scenario.kube.core.list_namespaced_event(scenario.namespace).items if mine(e.involved_object.name)
     ]
@@ -57,7 +52,7 @@ def _logs(scenario: Scenario, namespace: str, pods: list[Any], since: int | None
 
 
 def pod_logs(scenario: Scenario) -> str:
-    mine = _mine(scenario)
+    mine = scenario.owns
     pods = [p for p in scenario.kube.core.list_namespaced_pod(scenario.namespace).items if mine(p.metadata.name)]
     return redact_text("\n".join(_logs(scenario, scenario.namespace, pods)) or "(no pod logs)")
 
@@ -74,7 +69,7 @@ def controller_logs(scenario: Scenario) -> str:
 
 
 def objects_yaml(scenario: Scenario) -> str:
-    mine, found = _mine(scenario), list[dict[str, Any]]()
+    mine, found = scenario.owns, list[dict[str, Any]]()
     for api_version, kind in sorted(set(ALWAYS) | scenario.evidence_kinds):
         try:
             resource = scenario.kube.dynamic.resources.get(api_version=api_version, kind=kind)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -48,10 +49,16 @@ def _helm(settings: Settings, *args: str, timeout: int) -> str:
     argv = [settings.helm, f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}", *args]
     if settings.context:
         argv.append(f"--kube-context={settings.context}")
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60, check=False)
-    if result.returncode != 0:
-        raise HelmError(f"helm {' '.join(args[:2])} failed:\n{(result.stdout + result.stderr)[-3000:]}")
-    return result.stdout
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            out, err = child.communicate(timeout=timeout + 60)
+        except BaseException:  # interrupted (Ctrl-C, a CI timeout): stop helm so the release can be rolled back
+            child.send_signal(signal.SIGTERM)  # helm marks an interrupted upgrade failed, not pending
+            child.communicate(timeout=120)
+            raise
+    if child.returncode != 0:
+        raise HelmError(f"helm {' '.join(args[:2])} failed:\n{(out + err)[-3000:]}")
+    return out
 
 
 def upgrade(settings: Settings, sets: list[str], timeout: int | None = None) -> None:

@@ -55,6 +55,7 @@ def wait_succeeded(scenario: Scenario, kind: str, plural: str, name: str, timeou
         failed=failed,
         timeout=timeout,
         progress=wait.Progress(f"training.kubeflow.org/job-name={name}"),
+        owned=scenario.owns,
     )
 
 
@@ -99,4 +100,5 @@ def wait_replicas_completed(scenario: Scenario, job_name: str, pods: list[Any], 
             failed=wait.pod_failure,
             timeout=max(1.0, deadline - time.monotonic()),
             exists=True,
+            owned=scenario.owns,
         )

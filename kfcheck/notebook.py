@@ -31,6 +31,7 @@ def wait_ready(scenario: Scenario, name: str) -> dict[str, Any]:
     return wait.wait_for(
         scenario.kube, f"Notebook {scenario.namespace}/{name} to be Ready", _lister(scenario), scenario.namespace,
         name, done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=scenario.settings.timeout,
+        owned=scenario.owns,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ def wait_succeeded(scenario: Scenario, name: str) -> dict[str, Any]:
         done=wait.pod_succeeded,
         failed=wait.pod_failure,
         timeout=scenario.settings.timeout,
+        owned=scenario.owns,
     )
 
 

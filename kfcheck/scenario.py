@@ -52,6 +52,10 @@ class Scenario:
         shared one."""
         return f"{base}-{self.suffix}" if self.shared_namespace else base
 
+    def owns(self, name: str) -> bool:
+        """Whether an object (or a pod a controller made for one) is this scenario's, by its name."""
+        return not self.shared_namespace or self.suffix in name
+
     def create(self, fixture: str, **values: Any) -> list[dict[str, Any]]:
         """Creates the objects of fixtures/<fixture>.yaml in the scenario's namespace, labelled as its own."""
         return self.create_objects(manifests.render(fixture, **values))

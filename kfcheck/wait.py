@@ -102,10 +102,20 @@ class WaitFailed(AssertionError):
     """A wait ended without its condition: a visible cause, or the deadline with the last state seen."""
 
 
-def pod_problems(kube: Kube, namespace: str, label_selector: str = "") -> list[str]:
-    """Problems of pods in the namespace that will not resolve by themselves."""
+FAILED_CREATE_REPEATS = 3  # a controller that failed this often to create a pod will not by itself
+
+
+def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lambda _name: True) -> list[str]:
+    """Problems of the (owned) pods in the namespace that will not resolve by themselves, and of controllers
+    that keep failing to create their pods (a webhook that refuses or does not answer, a quota)."""
     problems = []
-    for pod in kube.core.list_namespaced_pod(namespace, label_selector=label_selector).items:
+    for event in kube.core.list_namespaced_event(namespace, field_selector="reason=FailedCreate,type=Warning").items:
+        if (event.count or 1) >= FAILED_CREATE_REPEATS and owned(event.involved_object.name):
+            subject = f"{event.involved_object.kind} {event.involved_object.name}"
+            problems.append(f"{subject} cannot create its pods ({event.count} times): {event.message}")
+    for pod in kube.core.list_namespaced_pod(namespace).items:
+        if not owned(pod.metadata.name):
+            continue
         statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
         for status in statuses:
             waiting = status.state.waiting if status.state else None
@@ -197,6 +207,7 @@ def wait_for(
     watch_pods: bool = True,
     exists: bool = False,
     progress: Progress | None = None,
+    owned: Callable[[str], bool] = lambda _name: True,
 ) -> dict[str, Any]:
     """Watches one object until done(obj) holds; returns it (as a dict).
 
@@ -204,7 +215,7 @@ def wait_for(
 
     failed(obj) returning a message ends the wait with it (e.g. a job condition Failed). With exists=True
     the object is known to exist already, so finding it gone ends the wait at once. `progress` prints how
-    the wait goes at a steady pace.
+    the wait goes at a steady pace. `owned` tells the scenario's pods from others' in a shared namespace.
     """
     deadline = time.monotonic() + timeout
     last_seen: dict[str, Any] | None = None
@@ -241,7 +252,7 @@ def wait_for(
                     stream.stop()
                     raise WaitFailed(f"{what}: {message}")
             if watch_pods:
-                problems = pod_problems(kube, namespace)
+                problems = pod_problems(kube, namespace, owned)
                 if problems:
                     raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
         except ApiException as error:

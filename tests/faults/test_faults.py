@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from kubernetes import watch
 
+from kfcheck import helm
 from kfcheck.config import Settings
 from kfcheck.embedded import cluster
 from kfcheck.embedded.layout import REPO_ROOT, Layout
@@ -212,3 +213,48 @@ def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_ot
     assert statuses["Distributed PyTorch training with PyTorchJob"] == {"skipped"}, statuses
     assert statuses["Distributed TensorFlow training with TFJob"] == {"passed"}, statuses
     assert "the cluster does not serve PyTorchJob (kubeflow.org/v1, from the Kubeflow training operator)" in output
+
+
+FEATURES = ["pytorchjob", "tfjob", "poddefault", "container_builder", "helm_upgrade"]
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_ctrl_c_during_a_feature_leaves_nothing_behind(feature: str, layout: Layout, kubeconfig: str) -> None:
+    """Interrupted in its first When step, the run cleans up: its namespaces are deleted and, for the Helm
+    feature, the release is back at the revision it had."""
+    kubectl = str(layout.binary("kubernetes", "kubectl"))
+    settings = Settings.from_user_data({"kubeconfig": kubeconfig})
+    revision = helm.revision(settings)
+    run_id = f"ctrlc-{feature.replace('_', '-')}-{os.getpid()}"
+    run = subprocess.Popen(
+        [str(RADISH), f"features/{feature}.feature", "-b", "radish", "--no-ansi"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+    )  # fmt: skip
+    assert run.stdout is not None
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if line.strip().startswith("When "):  # a scenario is under way
+            break
+    assert _suite_namespaces(run_id, kubectl, kubeconfig), "no namespace of the run before the interrupt:\n" + "".join(
+        lines
+    )
+    run.send_signal(signal.SIGINT)
+    output = "".join(lines) + run.communicate(timeout=600)[0]
+    left = _suite_namespaces(run_id, kubectl, kubeconfig)
+    if left:  # namespace deletion is asynchronous: wait for it to finish, then nothing may be left
+        gone = [kubectl, f"--kubeconfig={kubeconfig}", "wait", "--for=delete", *[f"namespace/{n}" for n in left]]
+        subprocess.run([*gone, "--timeout=300s"], capture_output=True, timeout=320, check=False)
+    assert _suite_namespaces(run_id, kubectl, kubeconfig) == [], output
+    assert helm.revision(settings) in (revision, revision + 2), (
+        "the release was not restored"
+    )  # rollback = new revision
+    values = json.loads(_helm_values(settings))
+    assert "componentResources" not in values, f"the upgrade's values survived the interrupt: {values}"
+
+
+def _helm_values(settings: Settings) -> str:
+    argv = [settings.helm, f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}",
+            "get", "values", settings.helm_release, "--output=json"]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
