@@ -29,3 +29,21 @@ Feature: PodDefaults configure notebook servers
   Scenario: A pod that defines an injected env var differently is refused
     When I create a pod "conflicting" that the PodDefault selects but that sets POD_DEFAULT itself
     Then the pod was refused because of the conflicting env var
+
+  Scenario: A PodDefault with an empty selector applies to every pod of the namespace
+    Given a PodDefault "everyone" with an empty selector
+    When I create a pod "anyone" that the PodDefault does not select
+    Then the pod "anyone" carries what PodDefault "everyone" injects
+
+  Scenario: A pod annotated to be excluded from PodDefaults is left alone
+    When I create a pod "excluded" that the PodDefault selects but that is annotated to be excluded
+    Then the pod "excluded" has nothing from any PodDefault
+
+  Scenario: A stopped notebook server has no pod and starts again when the stop annotation goes
+    When I create a Notebook "sleepy" selected by the PodDefault
+    Then the Notebook "sleepy" becomes Ready
+    When I stop the Notebook "sleepy"
+    Then the Notebook "sleepy" has no pod
+    When I start the Notebook "sleepy" again
+    Then the Notebook "sleepy" becomes Ready
+    And the pod of Notebook "sleepy" carries what PodDefault "add-secret" injects

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from kfcheck import poddefault, pods, wait
@@ -31,6 +32,46 @@ def wait_ready(scenario: Scenario, name: str) -> dict[str, Any]:
         scenario.kube, f"Notebook {scenario.namespace}/{name} to be Ready", _lister(scenario), scenario.namespace,
         name, done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=scenario.settings.timeout,
         owned=scenario.owns,
+    )  # fmt: skip
+
+
+STOP_ANNOTATION = "kubeflow-resource-stopped"  # what the Jupyter web app sets to stop a server
+
+
+def stop(scenario: Scenario, name: str) -> None:
+    """Stops the server as the Jupyter web app does: the annotation, with the time of stopping as its value."""
+    stopped_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {"metadata": {"annotations": {STOP_ANNOTATION: stopped_at}}}
+    _patch(scenario, name, patch)
+
+
+def start(scenario: Scenario, name: str) -> None:
+    """Starts a stopped server again: the annotation is removed."""
+    _patch(scenario, name, {"metadata": {"annotations": {STOP_ANNOTATION: None}}})
+
+
+def _patch(scenario: Scenario, name: str, patch: dict[str, Any]) -> None:
+    """A JSON merge patch of the Notebook (null removes a key)."""
+    scenario.kube.custom.patch_namespaced_custom_object(
+        "kubeflow.org", "v1", scenario.namespace, "notebooks", name, patch
+    )
+
+
+def wait_stopped(scenario: Scenario, name: str) -> None:
+    """The server's StatefulSet is scaled to 0, its pod is gone and the Notebook reports no ready replica."""
+    kube, namespace, timeout = scenario.kube, scenario.namespace, scenario.settings.timeout
+    wait.wait_for(
+        kube, f"StatefulSet {namespace}/{name} to be scaled to 0", kube.apps.list_namespaced_stateful_set, namespace,
+        name, done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=timeout, watch_pods=False,
+        exists=True,
+    )  # fmt: skip
+    wait.wait_until_gone(
+        kube, f"pod {namespace}/{name}-0 to be gone", kube.core.list_namespaced_pod, namespace, f"{name}-0", timeout
+    )
+    wait.wait_for(
+        kube, f"Notebook {namespace}/{name} to report no ready replica", _lister(scenario), namespace, name,
+        done=lambda nb: (nb.get("status") or {}).get("readyReplicas", 0) == 0, timeout=timeout, watch_pods=False,
+        exists=True,
     )  # fmt: skip
 
 

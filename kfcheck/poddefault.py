@@ -23,6 +23,8 @@ CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
 )
 ANNOTATION_PREFIX = "poddefault.admission.kubeflow.org/poddefault-"
 WEBHOOK = Controller("poddefault-webhook", "app in (admission-webhook,poddefault-webhook)")  # manifests, our chart
+EXCLUDE_ANNOTATION = "poddefault.admission.kubeflow.org/exclude"  # Kubeflow's webhook leaves such pods alone
+EVERYONE_ENV_NAME, EVERYONE_ENV_VALUE = "FOR_EVERY_POD", "yes"
 
 
 def create_secret_and_volume(scenario: Scenario) -> None:
@@ -41,9 +43,18 @@ def create_second(scenario: Scenario, name: str) -> None:
     scenario.create("poddefault-annotations", name=name, label=LABEL)
 
 
-def create_pod(scenario: Scenario, name: str, selected: bool) -> None:
+def create_for_every_pod(scenario: Scenario, name: str) -> None:
+    """A PodDefault whose selector is empty: it applies to every pod created in the namespace."""
+    scenario.uses(WEBHOOK)
+    scenario.create("poddefault-everyone", name=name, env_name=EVERYONE_ENV_NAME, env_value=EVERYONE_ENV_VALUE)
+
+
+def create_pod(scenario: Scenario, name: str, selected: bool, excluded: bool = False) -> None:
     labels = {"app": name, **({LABEL: "true"} if selected else {})}
-    scenario.create("labelled-pod", name=name, labels=labels, image=scenario.settings.busybox_image)
+    annotations = {EXCLUDE_ANNOTATION: "true"} if excluded else {}
+    scenario.create(
+        "labelled-pod", name=name, labels=labels, annotations=annotations, image=scenario.settings.busybox_image
+    )
 
 
 def pod(scenario: Scenario, name: str) -> Any:
@@ -77,6 +88,12 @@ def check_untouched(pod_object: Any) -> None:
     assert not annotations, f"an unselected pod got PodDefault annotations {annotations}"
 
 
+def check_everyone_applied(pod_object: Any, name: str) -> None:
+    env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
+    assert env.get(EVERYONE_ENV_NAME) == EVERYONE_ENV_VALUE, f"env {EVERYONE_ENV_NAME} from PodDefault {name}: {env}"
+    assert ANNOTATION_PREFIX + name in (pod_object.metadata.annotations or {}), f"no annotation of PodDefault {name}"
+
+
 def check_second_applied(pod_object: Any, name: str) -> None:
     env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
     assert env.get("TEAM") == "qa", f"env TEAM from PodDefault {name} missing: {env}"
@@ -88,7 +105,11 @@ def create_pod_expecting_refusal(scenario: Scenario, name: str) -> None:
     """A selected pod that defines POD_DEFAULT differently; what the API server answered is kept for
     check_refused (the pod being admitted is a failure at once)."""
     objects = manifests.render(
-        "labelled-pod", name=name, labels={"app": name, LABEL: "true"}, image=scenario.settings.busybox_image
+        "labelled-pod",
+        name=name,
+        labels={"app": name, LABEL: "true"},
+        annotations={},
+        image=scenario.settings.busybox_image,
     )
     objects[0]["spec"]["containers"][0]["env"] = [{"name": ENV_NAME, "value": "something else"}]
     try:

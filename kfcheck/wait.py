@@ -302,3 +302,40 @@ def has_condition(obj: dict[str, Any], condition_type: str, status: str = "True"
         c.get("type") == condition_type and c.get("status") == status
         for c in (obj.get("status") or {}).get("conditions") or []
     )
+
+
+def wait_until_gone(
+    kube: Kube, what: str, list_function: Callable[..., Any], namespace: str, name: str, timeout: float
+) -> None:
+    """Watches one object until it does not exist (already absent: returns at once)."""
+    deadline = time.monotonic() + timeout
+    field_selector = f"metadata.name={name}"
+    last_seen: dict[str, Any] | None = None
+    while True:
+        listing = list_function(namespace, field_selector=field_selector)
+        items = listing["items"] if isinstance(listing, dict) else listing.items
+        if not items:
+            return
+        if last_seen is None:
+            last_seen = items[0] if isinstance(items[0], dict) else kube.api.sanitize_for_serialization(items[0])
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitFailed(
+                f"timed out after {timeout:.0f}s waiting for {what}; it is still there: {describe(last_seen)}"
+            )
+        version = (
+            listing["metadata"]["resourceVersion"] if isinstance(listing, dict) else listing.metadata.resource_version
+        )
+        stream = watch.Watch()
+        try:
+            window = max(1, min(10, int(remaining)))
+            for event in stream.stream(list_function, namespace, field_selector=field_selector,
+                                       resource_version=version, timeout_seconds=window):  # fmt: skip
+                obj = event["object"]
+                last_seen = obj if isinstance(obj, dict) else kube.api.sanitize_for_serialization(obj)
+                if event["type"] == "DELETED":
+                    stream.stop()
+                    return
+        except ApiException as error:
+            if error.status != 410:  # 410 Gone: the watch's resourceVersion expired; list again
+                raise

@@ -260,3 +260,39 @@ def create_conflicting_pod(scenario, name):
 @scenario_step
 def pod_refused(scenario):
     poddefault.check_refused(scenario)
+
+
+@given('a PodDefault "{name}" with an empty selector')
+@scenario_step
+def create_poddefault_for_every_pod(scenario, name):
+    poddefault.create_for_every_pod(scenario, name)
+
+
+@then('the pod "{name}" carries what PodDefault "everyone" injects')
+@scenario_step
+def pod_everyone_injected(scenario, name):
+    poddefault.check_everyone_applied(poddefault.pod(scenario, name), "everyone")
+
+
+@when('I create a pod "{name}" that the PodDefault selects but that is annotated to be excluded')
+@scenario_step
+def create_excluded_pod(scenario, name):
+    poddefault.create_pod(scenario, name, selected=True, excluded=True)
+
+
+@when('I stop the Notebook "{name}"')
+@scenario_step
+def stop_notebook(scenario, name):
+    notebook.stop(scenario, name)
+
+
+@then('the Notebook "{name}" has no pod')
+@scenario_step
+def notebook_stopped(scenario, name):
+    notebook.wait_stopped(scenario, name)
+
+
+@when('I start the Notebook "{name}" again')
+@scenario_step
+def start_notebook(scenario, name):
+    notebook.start(scenario, name)

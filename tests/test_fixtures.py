@@ -20,7 +20,11 @@ HOSTILE = [
     "{flow: map}", "[1, 2]", "- dash", "? q", "|", ">", "---", "...", "$dollar", "${name}", "$$", " leading space",
     "tab\tchar", "\\backslash",
 ]  # fmt: skip
-STRUCTURED = {"args": list, "labels": dict}  # placeholders whose value is structure; every other one is text
+STRUCTURED = {
+    "args": list,
+    "labels": dict,
+    "annotations": dict,
+}  # placeholders whose value is structure; every other one is text
 ALL_FIXTURES = sorted(path.stem for path in FIXTURES.glob("*.yaml"))
 
 
