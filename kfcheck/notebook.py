@@ -22,12 +22,15 @@ def _lister(scenario: Scenario) -> Any:
     return list_notebooks
 
 
-def create(scenario: Scenario, name: str, labels: dict[str, str]) -> None:
+def create_selected_by_poddefault(scenario: Scenario, name: str) -> None:
+    """A Notebook as the Jupyter web app makes it, labelled (metadata.labels) for the scenario's PodDefault."""
     scenario.uses(CONTROLLER, ("apps/v1", "StatefulSet"))
-    scenario.create("notebook", name=name, labels=labels, image=scenario.settings.notebook_image)
+    labels = {poddefault.selector_label(scenario): "true"}
+    scenario.create("notebook", name=scenario.name(name), labels=labels, image=scenario.settings.notebook_image)
 
 
 def wait_ready(scenario: Scenario, name: str) -> dict[str, Any]:
+    name = scenario.name(name)
     return wait.wait_for(
         scenario.kube, f"Notebook {scenario.namespace}/{name} to be Ready", _lister(scenario), scenario.namespace,
         name, done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=scenario.settings.timeout,
@@ -53,13 +56,13 @@ def start(scenario: Scenario, name: str) -> None:
 def _patch(scenario: Scenario, name: str, patch: dict[str, Any]) -> None:
     """A JSON merge patch of the Notebook (null removes a key)."""
     scenario.kube.custom.patch_namespaced_custom_object(
-        "kubeflow.org", "v1", scenario.namespace, "notebooks", name, patch
+        "kubeflow.org", "v1", scenario.namespace, "notebooks", scenario.name(name), patch
     )
 
 
 def wait_stopped(scenario: Scenario, name: str) -> None:
     """The server's StatefulSet is scaled to 0, its pod is gone and the Notebook reports no ready replica."""
-    kube, namespace, timeout = scenario.kube, scenario.namespace, scenario.settings.timeout
+    kube, namespace, timeout, name = scenario.kube, scenario.namespace, scenario.settings.timeout, scenario.name(name)
     wait.wait_for(
         kube, f"StatefulSet {namespace}/{name} to be scaled to 0", kube.apps.list_namespaced_stateful_set, namespace,
         name, done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=timeout, watch_pods=False,
@@ -80,7 +83,7 @@ def prefix(namespace: str, name: str) -> str:
 
 
 def check_serves_jupyterlab(scenario: Scenario, name: str) -> str:
-    namespace = scenario.namespace
+    namespace, name = scenario.namespace, scenario.name(name)
     url = f"http://{name}.{namespace}.svc.cluster.local{prefix(namespace, name)}/lab"
     scenario.create("http-probe", name=f"{name}-probe", image=scenario.settings.notebook_image, url=url,
                     deadline=scenario.settings.timeout)  # fmt: skip
@@ -92,14 +95,14 @@ def check_serves_jupyterlab(scenario: Scenario, name: str) -> str:
 
 
 def server_pod(scenario: Scenario, name: str) -> Any:
-    return scenario.kube.core.read_namespaced_pod(f"{name}-0", scenario.namespace)
+    return scenario.kube.core.read_namespaced_pod(f"{scenario.name(name)}-0", scenario.namespace)
 
 
 def check_injected(scenario: Scenario, name: str, poddefault_name: str) -> None:
     """The Notebook's pod has its NB_PREFIX and what the PodDefault injects."""
     server = server_pod(scenario, name)
-    check_prefix_env(server, scenario.namespace, name)
-    poddefault.check_injected(server, [poddefault_name])
+    check_prefix_env(server, scenario.namespace, scenario.name(name))
+    poddefault.check_injected(scenario, server, [poddefault_name])
 
 
 def check_prefix_env(pod_object: Any, namespace: str, name: str) -> None:

@@ -14,6 +14,7 @@ from kfcheck.scenario import Controller, Scenario
 
 API = Api("kubeflow.org/v1alpha1", "PodDefault", "the Kubeflow PodDefault admission webhook")
 
+SECRET = "test-secret"  # noqa: S105 - the name of the Secret the scenario creates, not a password
 CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "workspace",
     "add-poddefault",
@@ -27,74 +28,89 @@ EXCLUDE_ANNOTATION = "poddefault.admission.kubeflow.org/exclude"  # Kubeflow's w
 EVERYONE_ENV_NAME, EVERYONE_ENV_VALUE = "FOR_EVERY_POD", "yes"
 
 
+# In a shared namespace every name is the scenario's own (scenario.name), the selecting label too, so a
+# PodDefault of one scenario never selects another's pods (or the namespace owner's).
+
+
+def selector_label(scenario: Scenario) -> str:
+    return scenario.name(LABEL)
+
+
 def create_secret_and_volume(scenario: Scenario) -> None:
-    scenario.create("poddefault-secret", claim=CLAIM, secret_value=secrets.token_hex(8))
+    scenario.create("poddefault-secret", claim=scenario.name(CLAIM), secret=scenario.name(SECRET),
+                    secret_value=secrets.token_hex(8))  # fmt: skip
 
 
 def create(scenario: Scenario, name: str) -> None:
     scenario.uses(WEBHOOK)
     scenario.create(
-        "poddefault", name=name, description=f"{name} for kfcheck", label=LABEL, env_name=ENV_NAME,
-        env_value=ENV_VALUE, claim=CLAIM, mount_path=MOUNT_PATH,
+        "poddefault", name=scenario.name(name), description=f"{name} for kfcheck", label=selector_label(scenario),
+        env_name=ENV_NAME, env_value=ENV_VALUE, claim=scenario.name(CLAIM), secret=scenario.name(SECRET),
+        mount_path=MOUNT_PATH,
     )  # fmt: skip
 
 
 def create_second(scenario: Scenario, name: str) -> None:
-    scenario.create("poddefault-annotations", name=name, label=LABEL)
+    scenario.create("poddefault-annotations", name=scenario.name(name), label=selector_label(scenario))
 
 
 def create_for_every_pod(scenario: Scenario, name: str) -> None:
     """A PodDefault whose selector is empty: it applies to every pod created in the namespace."""
     scenario.uses(WEBHOOK)
-    scenario.create("poddefault-everyone", name=name, env_name=EVERYONE_ENV_NAME, env_value=EVERYONE_ENV_VALUE)
+    scenario.create("poddefault-everyone", name=scenario.name(name), env_name=EVERYONE_ENV_NAME,
+                    env_value=EVERYONE_ENV_VALUE)  # fmt: skip
 
 
 def create_pod(scenario: Scenario, name: str, selected: bool, excluded: bool = False) -> None:
-    labels = {"app": name, **({LABEL: "true"} if selected else {})}
+    labels = {"app": name, **({selector_label(scenario): "true"} if selected else {})}
     annotations = {EXCLUDE_ANNOTATION: "true"} if excluded else {}
-    scenario.create(
-        "labelled-pod", name=name, labels=labels, annotations=annotations, image=scenario.settings.busybox_image
-    )
+    scenario.create("labelled-pod", name=scenario.name(name), labels=labels, annotations=annotations,
+                    image=scenario.settings.busybox_image)  # fmt: skip
 
 
 def pod(scenario: Scenario, name: str) -> Any:
-    return scenario.kube.core.read_namespaced_pod(name, scenario.namespace)
+    return scenario.kube.core.read_namespaced_pod(scenario.name(name), scenario.namespace)
 
 
-def check_injected(pod_object: Any, poddefault_names: list[str]) -> None:
+def check_injected(scenario: Scenario, pod_object: Any, poddefault_names: list[str]) -> None:
     """The pod carries exactly the PodDefault's env (plain and secret-backed), volume and mount."""
+    claim, secret = scenario.name(CLAIM), scenario.name(SECRET)
     container = pod_object.spec.containers[0]
     env = {e.name: e for e in container.env or []}
     assert ENV_NAME in env and env[ENV_NAME].value == ENV_VALUE, f"env {ENV_NAME} missing or wrong: {env.get(ENV_NAME)}"
     secret_env = env.get("POD_DEFAULT_SECRET")
     assert secret_env is not None and secret_env.value_from is not None, "env POD_DEFAULT_SECRET is not injected"
     reference = secret_env.value_from.secret_key_ref
-    assert (reference.name, reference.key) == ("test-secret", "secret_key"), f"POD_DEFAULT_SECRET refers to {reference}"
+    assert (reference.name, reference.key) == (secret, "secret_key"), f"POD_DEFAULT_SECRET refers to {reference}"
     volumes = {v.name: v for v in pod_object.spec.volumes or []}
-    assert CLAIM in volumes and volumes[CLAIM].persistent_volume_claim.claim_name == CLAIM, "volume not injected"
+    assert claim in volumes and volumes[claim].persistent_volume_claim.claim_name == claim, "volume not injected"
     mounts = {m.name: m.mount_path for m in container.volume_mounts or []}
-    assert mounts.get(CLAIM) == MOUNT_PATH, f"volume mount {CLAIM} at {mounts.get(CLAIM)}, expected {MOUNT_PATH}"
+    assert mounts.get(claim) == MOUNT_PATH, f"volume mount {claim} at {mounts.get(claim)}, expected {MOUNT_PATH}"
     annotations = pod_object.metadata.annotations or {}
     for name in poddefault_names:
-        assert ANNOTATION_PREFIX + name in annotations, f"pod lacks the annotation of PodDefault {name}"
+        annotation = ANNOTATION_PREFIX + scenario.name(name)
+        assert annotation in annotations, f"pod lacks the annotation of PodDefault {scenario.name(name)}"
 
 
-def check_untouched(pod_object: Any) -> None:
+def check_untouched(scenario: Scenario, pod_object: Any) -> None:
     container = pod_object.spec.containers[0]
     injected_env = [e.name for e in container.env or [] if e.name in (ENV_NAME, "POD_DEFAULT_SECRET", "TEAM")]
     assert not injected_env, f"a pod the PodDefault does not select got env {injected_env}"
-    assert CLAIM not in [v.name for v in pod_object.spec.volumes or []], "an unselected pod got the volume"
+    claim = scenario.name(CLAIM)
+    assert claim not in [v.name for v in pod_object.spec.volumes or []], "an unselected pod got the volume"
     annotations = [a for a in (pod_object.metadata.annotations or {}) if a.startswith(ANNOTATION_PREFIX)]
     assert not annotations, f"an unselected pod got PodDefault annotations {annotations}"
 
 
-def check_everyone_applied(pod_object: Any, name: str) -> None:
+def check_everyone_applied(scenario: Scenario, pod_object: Any, name: str) -> None:
+    name = scenario.name(name)
     env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
     assert env.get(EVERYONE_ENV_NAME) == EVERYONE_ENV_VALUE, f"env {EVERYONE_ENV_NAME} from PodDefault {name}: {env}"
     assert ANNOTATION_PREFIX + name in (pod_object.metadata.annotations or {}), f"no annotation of PodDefault {name}"
 
 
-def check_second_applied(pod_object: Any, name: str) -> None:
+def check_second_applied(scenario: Scenario, pod_object: Any, name: str) -> None:
+    name = scenario.name(name)
     env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
     assert env.get("TEAM") == "qa", f"env TEAM from PodDefault {name} missing: {env}"
     assert (pod_object.metadata.labels or {}).get("team") == "qa", "label team=qa missing"
@@ -106,8 +122,8 @@ def create_pod_expecting_refusal(scenario: Scenario, name: str) -> None:
     check_refused (the pod being admitted is a failure at once)."""
     objects = manifests.render(
         "labelled-pod",
-        name=name,
-        labels={"app": name, LABEL: "true"},
+        name=scenario.name(name),
+        labels={"app": name, selector_label(scenario): "true"},
         annotations={},
         image=scenario.settings.busybox_image,
     )
@@ -127,5 +143,5 @@ def check_refused(scenario: Scenario, poddefault_name: str = "add-secret") -> No
     conflicting field."""
     status, message = scenario.outcomes["refusal"]
     assert 400 <= status < 500, f"the API server answered {status}, not a refusal (4xx): {message}"
-    missing = [word for word in (poddefault_name, ENV_NAME) if word not in message]
+    missing = [word for word in (scenario.name(poddefault_name), ENV_NAME) if word not in message]
     assert not missing, f"the refusal does not name {missing}: {message}"

@@ -199,7 +199,7 @@ def create_second_poddefault(scenario, name):
 @when('I create a Notebook "{name}" selected by the PodDefault')
 @scenario_step
 def create_notebook(scenario, name):
-    notebook.create(scenario, name, {poddefault.LABEL: "true"})
+    notebook.create_selected_by_poddefault(scenario, name)
 
 
 @then('the Notebook "{name}" becomes Ready')
@@ -235,19 +235,19 @@ def create_selected_pod(scenario, name):
 @then('the pod "{name}" has nothing from any PodDefault')
 @scenario_step
 def pod_untouched(scenario, name):
-    poddefault.check_untouched(poddefault.pod(scenario, name))
+    poddefault.check_untouched(scenario, poddefault.pod(scenario, name))
 
 
 @then('the pod "{name}" carries what PodDefault "add-secret" injects')
 @scenario_step
 def pod_injected(scenario, name):
-    poddefault.check_injected(poddefault.pod(scenario, name), ["add-secret"])
+    poddefault.check_injected(scenario, poddefault.pod(scenario, name), ["add-secret"])
 
 
 @then('the pod "{name}" carries what PodDefault "team-metadata" injects')
 @scenario_step
 def pod_second_injected(scenario, name):
-    poddefault.check_second_applied(poddefault.pod(scenario, name), "team-metadata")
+    poddefault.check_second_applied(scenario, poddefault.pod(scenario, name), "team-metadata")
 
 
 @when('I create a pod "{name}" that the PodDefault selects but that sets POD_DEFAULT itself')
@@ -271,7 +271,7 @@ def create_poddefault_for_every_pod(scenario, name):
 @then('the pod "{name}" carries what PodDefault "everyone" injects')
 @scenario_step
 def pod_everyone_injected(scenario, name):
-    poddefault.check_everyone_applied(poddefault.pod(scenario, name), "everyone")
+    poddefault.check_everyone_applied(scenario, poddefault.pod(scenario, name), "everyone")
 
 
 @when('I create a pod "{name}" that the PodDefault selects but that is annotated to be excluded')
