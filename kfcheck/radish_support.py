@@ -23,6 +23,7 @@ from radish import world
 from kfcheck.redact import redact_text
 
 SETUP_ERROR = "kfcheck_setup_error"
+SKIP_REASON = "kfcheck_skip_reason"
 
 
 def is_dry_run() -> bool:
@@ -53,13 +54,22 @@ def record_setup_error(scenario: Any, error: BaseException) -> None:
     setattr(scenario.context, SETUP_ERROR, error)
 
 
+def skip_scenario(step: Any, reason: str) -> None:
+    """Skips this step and every later step of its scenario (radish itself skips only after a failure);
+    the reason is embedded in the step's report entry and printed."""
+    setattr(step.context, SKIP_REASON, reason)
+    step.embed(f"skipped: {reason}")
+    print(f"kfcheck: skipping '{step.parent.sentence}': {reason}", file=sys.stderr)
+    step.skip()
+
+
 def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
-    """Wraps a step that works on the cluster: skipped under --dry-run; fails with the scenario's set-up
-    error if its set-up hook failed."""
+    """Wraps a step that works on the cluster: skipped under --dry-run or after skip_scenario; fails with
+    the scenario's set-up error if its set-up hook failed."""
 
     @functools.wraps(function)
     def run(step: Any, *args: Any, **kwargs: Any) -> None:
-        if is_dry_run():
+        if is_dry_run() or getattr(step.context, SKIP_REASON, None):
             step.skip()
             return
         error = getattr(step.context, SETUP_ERROR, None)

@@ -9,9 +9,9 @@ from radish import given, then, when, world
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob
+from kfcheck import container_builder, helm, notebook, poddefault, pytorchjob, tfjob, trainjob
 from kfcheck.kube import require_crds
-from kfcheck.radish_support import scenario_step
+from kfcheck.radish_support import scenario_step, skip_scenario
 
 NOTEBOOK_CRDS = {"notebooks.kubeflow.org": "Notebook", "poddefaults.kubeflow.org": "PodDefault"}
 
@@ -130,6 +130,95 @@ def tf_results(step, name):
         f"validation_cross_entropy={results['cross_entropy']:.4f} (max {settings.tf_max_cross_entropy}) "
         f"accuracy={results['accuracy']:.4f} (min {settings.tf_min_accuracy})"
     )
+
+
+# --- TrainJob (Kubeflow Trainer v2) -----------------------------------------------------------------
+
+
+@given("the cluster serves Kubeflow Trainer's TrainJob API")
+@scenario_step
+def trainer_api_served(step):
+    if not trainjob.api_served(world.kube):
+        skip_scenario(step, f"the cluster serves no {trainjob.GROUP}/{trainjob.VERSION} API (Kubeflow Trainer v2)")
+
+
+@when('I submit a TrainJob "{name}" on the torch-distributed runtime that only checks its wiring, with {nodes:d} nodes')
+@scenario_step
+def submit_trainjob_wiring(step, name, nodes):
+    step.context.nodes = nodes
+    trainjob.submit_wiring_check(world.kube, world.settings, _ns(step), name, nodes)
+
+
+@when('I submit a TrainJob "{name}" on the torch-distributed runtime training MNIST with {nodes:d} nodes')
+@scenario_step
+def submit_trainjob_training(step, name, nodes):
+    step.context.nodes = nodes
+    trainjob.submit_training(world.kube, world.settings, _ns(step), name, nodes)
+
+
+@when('I submit a suspended TrainJob "{name}" on the torch-distributed runtime, with {nodes:d} nodes')
+@scenario_step
+def submit_trainjob_suspended(step, name, nodes):
+    step.context.nodes = nodes
+    trainjob.submit_wiring_check(world.kube, world.settings, _ns(step), name, nodes, suspend=True)
+
+
+@when('I submit a TrainJob "{name}" on the runtime "{runtime}"')
+@scenario_step
+def submit_trainjob_unknown_runtime(step, name, runtime):
+    step.context.outcome = trainjob.submit_with_unknown_runtime(world.kube, world.settings, _ns(step), name, runtime)
+
+
+@then('the TrainJob "{name}" completes within the timeout')
+@scenario_step
+def trainjob_completes(step, name):
+    trainjob.wait_complete(world.kube, _ns(step), name, world.settings.timeout)
+
+
+@then('the TrainJob "{name}" completes within the training timeout')
+@scenario_step
+def trainjob_trains(step, name):
+    trainjob.wait_complete(world.kube, _ns(step), name, world.settings.training_timeout)
+
+
+@then('the TrainJob "{name}" has a completed JobSet')
+@scenario_step
+def trainjob_jobset(step, name):
+    trainjob.check_jobset(world.kube, _ns(step), name)
+
+
+@then('every node of "{name}" was given torchrun\'s PET_ variables and reached the others with gloo')
+@scenario_step
+def trainjob_wiring(step, name):
+    trainjob.check_torchrun_environment(world.kube, _ns(step), name, step.context.nodes)
+
+
+@then('node 0 of "{name}" reports a test accuracy of at least the accepted minimum')
+@scenario_step
+def trainjob_accuracy(step, name):
+    accuracy = trainjob.check_accuracy(world.kube, _ns(step), name, world.settings.pytorch_min_accuracy)
+    step.embed(f"accuracy={accuracy:.4f} (minimum {world.settings.pytorch_min_accuracy})")
+
+
+@then('the TrainJob "{name}" is refused or fails because runtime "{runtime}" is not found')
+@scenario_step
+def trainjob_refused(step, name, runtime):
+    cause = trainjob.refusal_cause(world.kube, _ns(step), name, step.context.outcome, world.settings.timeout)
+    trainjob.check_refused_for_runtime(cause, runtime)
+    step.embed(cause)
+
+
+@then('the TrainJob "{name}" reports itself suspended and runs no pod')
+@scenario_step
+def trainjob_suspended(step, name):
+    trainjob.wait_suspended(world.kube, _ns(step), name, world.settings.timeout)
+    trainjob.check_nothing_runs(world.kube, _ns(step), name)
+
+
+@when('I resume the TrainJob "{name}"')
+@scenario_step
+def trainjob_resume(step, name):
+    trainjob.resume(world.kube, _ns(step), name)
 
 
 # --- Container Builder (Kaniko) ----------------------------------------------------------------------

@@ -69,7 +69,7 @@ def attach_evidence_on_failure(step):
     namespace = getattr(step.context, "namespace", None)
     if step.state is not Step.State.FAILED or namespace is None or world.kube is None:
         return
-    for name, text in diagnostics.gather(world.kube, namespace).items():
+    for name, text in diagnostics.gather(world.kube, namespace, world.settings.trainer_namespace).items():
         attach_evidence(step, f"{name} of namespace {namespace}", text)
 
 

@@ -1,18 +1,21 @@
-"""python -m kfcheck.embedded {build,up,down,status}: the embedded cluster's commands."""
+"""python -m kfcheck.embedded {build,up,down,status,trainer}: the embedded cluster's commands.
+
+`trainer` installs (or upgrades) only Kubeflow Trainer + JobSet into the running cluster, as `up` does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kfcheck.embedded import cluster
+from kfcheck.embedded import cluster, trainer
 from kfcheck.embedded.layout import Layout
 from kfcheck.embedded.processes import ClusterError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck.embedded")
-    parser.add_argument("command", choices=["build", "up", "down", "status"])
+    parser.add_argument("command", choices=["build", "up", "down", "status", "trainer"])
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
     args = parser.parse_args(argv)
@@ -26,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             cluster.down(layout)
             print(f"cluster stopped and {layout.state} removed; caches kept in {layout.cache}")
+        elif args.command == "trainer":
+            trainer.install(layout)
         else:
             print(cluster.status(layout))
     except ClusterError as error:

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from string import Template
 
-from kfcheck.embedded import images, kubeflow, network
+from kfcheck.embedded import images, kubeflow, network, trainer
 from kfcheck.embedded.layout import (
     CLUSTER_DIR,
     CLUSTER_DNS_IP,
@@ -465,6 +465,7 @@ def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> Non
     log(f"node {NODE_NAME} Ready after {time.monotonic() - started:.0f}s")
     if with_kubeflow:
         kubeflow.install(layout)
+        trainer.install(layout)
         log(f"cluster with Kubeflow ready after {time.monotonic() - started:.0f}s")
 
 
