@@ -9,6 +9,7 @@ PET_MASTER_ADDR, PET_MASTER_PORT) and whose node 0 is reachable through the JobS
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from kubernetes import client
@@ -72,7 +73,9 @@ def submit_with_unknown_runtime(
     except ApiException as error:
         if not 400 <= (error.status or 0) < 500:
             raise
-        return {"refused": f"HTTP {error.status}: {error.body or error.reason}"}
+        body = error.body.decode() if isinstance(error.body, bytes) else str(error.body or error.reason)
+        message = str(json.loads(body).get("message", body)) if body.startswith("{") else body
+        return {"refused": f"HTTP {error.status}: {message}"}
     return {"created": created}
 
 
