@@ -4,6 +4,7 @@ are refused, and SIGTERM still leaves a report."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -74,7 +75,15 @@ def test_a_failing_set_up_fails_only_its_scenario(normalised: list[dict[str, Any
     assert failed[0]["result"]["status"] == "failed"
     assert "namespace could not be created (demo)" in failed[0]["result"]["error_message"]
     assert reports.scenario_status(by_id["demo-of-the-report-plumbing;everything-passes"]) == "passed"
-    assert reports.summary(normalised) == "3 passed, 2 failed, 0 skipped"
+    assert reports.summary(normalised) == "3 passed, 2 failed, 1 skipped"
+
+
+def test_a_scenario_whose_api_is_not_served_is_skipped_with_the_reason(normalised: list[dict[str, Any]]) -> None:
+    element = elements(normalised)["demo-of-the-report-plumbing;its-api-is-not-served"]
+    assert [step["result"]["status"] for step in element["steps"]] == ["skipped", "skipped"]
+    assert reports.scenario_status(element) == "skipped"
+    reason = base64.b64decode(element["steps"][0]["embeddings"][0]["data"]).decode()
+    assert reason == "skipped: the cluster serves no demo.example/v1 API"
 
 
 def test_tags_carry_their_at_sign(normalised: list[dict[str, Any]]) -> None:

@@ -4,7 +4,7 @@ import os
 
 from radish import before, given, then, when
 
-from kfcheck.radish_support import install_signal_handlers, record_setup_error, scenario_step
+from kfcheck.radish_support import install_signal_handlers, record_setup_error, scenario_step, skip_scenario
 
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
@@ -48,3 +48,9 @@ def result(step, number):
 @scenario_step
 def nothing(step):
     raise AssertionError("this step must never run")
+
+
+@given("an API that the cluster does not serve")
+@scenario_step
+def api_not_served(step):
+    skip_scenario(step, "the cluster serves no demo.example/v1 API")
