@@ -81,6 +81,27 @@ build_training_operator() {
   go_install training-operator "$TRAINING_OPERATOR_VERSION" training-operator.v1 \
     "github.com/kubeflow/training-operator/cmd/training-operator.v1@v$TRAINING_OPERATOR_VERSION"
 }
+# wrapper_build DIR-NAME VERSION BINARY PACKAGE MODULE-DIR [ldflags]: a package of a wrapper module in
+# cluster/modules/ (pinned requires instead of `go install pkg@version`).
+wrapper_build() {
+  local name=$1 version=$2 binary=$3 pkg=$4 module=$5 ldflags=${6:-}
+  local dir=$bin/$name-$version
+  complete "$dir" "$binary" && return 0
+  log "$name v$version"
+  local tmp; tmp=$(mktemp -d "$bin/.$name.XXXX")
+  (cd "$here/modules/$module" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/$binary" "$pkg")
+  publish "$tmp" "$dir"
+}
+
+build_trainer() {
+  wrapper_build trainer "$TRAINER_VERSION" trainer-controller-manager \
+    github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager trainer
+}
+build_jobset() {
+  # JobSet's controller is the root package of its module (main.go).
+  wrapper_build jobset "$JOBSET_VERSION" jobset-controller sigs.k8s.io/jobset trainer \
+    "-X sigs.k8s.io/jobset/pkg/version.GitVersion=v$JOBSET_VERSION -X sigs.k8s.io/jobset/pkg/version.GitCommit="
+}
 build_kaniko() {
   local dir=$bin/kaniko-$KANIKO_VERSION
   complete "$dir" executor && return 0
@@ -105,7 +126,7 @@ build_cucumber_json_formatter() {
   publish "$tmp" "$dir"
 }
 
-all=(kubernetes etcd coredns helm training_operator kaniko cucumber_json_formatter)
+all=(kubernetes etcd coredns helm training_operator trainer jobset kaniko cucumber_json_formatter)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${all[@]}")
 for c in "${wanted[@]}"; do

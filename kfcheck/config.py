@@ -137,12 +137,17 @@ class Settings:
         "", _text, "non-root base image Kaniko builds FROM (default: {push_registry}/builder-base:{image_tag})"
     )
     storage_class: str = _setting("", _text, "StorageClass of the suite's volumes (default: the cluster's default)")
-    pytorch_min_accuracy: float = _setting(0.9662, _probability, "lowest accepted PyTorchJob test accuracy")
+    pytorch_min_accuracy: float = _setting(
+        0.9662, _probability, "lowest accepted PyTorchJob and TrainJob MNIST test accuracy"
+    )
     tf_max_cross_entropy: float = _setting(0.10, _non_negative_float, "highest accepted TFJob validation cross entropy")
     tf_min_accuracy: float = _setting(0.97, _probability, "lowest accepted TFJob validation accuracy")
     epochs: int = _setting(1, _positive_int, "epochs of the PyTorch training")
     tf_train_steps: int = _setting(4000, _positive_int, "global training steps of the TensorFlow training")
     kubeflow_namespace: str = _setting("kubeflow", _text, "namespace of the Kubeflow components")
+    trainer_namespace: str = _setting(
+        "kubeflow-system", _text, "namespace of Kubeflow Trainer's and JobSet's controllers (evidence only)"
+    )
     helm_release: str = _setting("kubeflow", _text, "Helm release of the Kubeflow chart")
     chart: str = _setting(
         "", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart, on that cluster only)"

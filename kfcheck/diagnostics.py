@@ -60,8 +60,9 @@ def pod_logs(scenario: Scenario) -> str:
 def controller_logs(scenario: Scenario) -> str:
     """The logs of the Kubeflow controllers the scenario used, since it started."""
     since = max(1, int(time.time() - scenario.started) + 5)
-    namespace, parts = scenario.settings.kubeflow_namespace, []
+    parts = []
     for controller in scenario.controllers.values():
+        namespace = str(getattr(scenario.settings, controller.namespace_setting))
         pods = scenario.kube.core.list_namespaced_pod(namespace, label_selector=controller.label_selector).items
         found = _logs(scenario, namespace, pods, since)
         parts += found or [f"=== {controller.name}: no pod with {controller.label_selector} in {namespace}"]

@@ -195,7 +195,7 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(function)
     def run(step: Any, *args: Any, **kwargs: Any) -> None:
-        if is_dry_run():
+        if is_dry_run() or getattr(step.context, SKIP_REASON, None):
             step.skip()
             return
         reason = getattr(step.context, SKIP_REASON, None)

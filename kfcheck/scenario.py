@@ -28,6 +28,7 @@ class Controller:
 
     name: str
     label_selector: str
+    namespace_setting: str = "kubeflow_namespace"  # the Settings key naming the namespace it runs in
 
 
 @dataclass

@@ -9,7 +9,7 @@ from radish import given, then, when
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import capabilities, container_builder, helm, notebook, poddefault, pytorchjob, tfjob
+from kfcheck import capabilities, container_builder, helm, notebook, poddefault, pytorchjob, tfjob, trainjob
 from kfcheck.radish_support import scenario_step
 
 # --- PyTorchJob ------------------------------------------------------------------------------------
@@ -118,6 +118,87 @@ def tf_workers_completed(scenario, name):
 @scenario_step
 def tf_results(scenario, name):
     tfjob.check_results(scenario, name)
+
+
+# --- TrainJob (Kubeflow Trainer v2) -----------------------------------------------------------------
+
+
+@given("the cluster serves Kubeflow Trainer's TrainJob API")
+@scenario_step
+def trainer_api_served(scenario):
+    capabilities.require(scenario.kube, trainjob.API)
+
+
+@when('I submit a TrainJob "{name}" on the torch-distributed runtime that only checks its wiring, with {nodes:d} nodes')
+@scenario_step
+def submit_trainjob_wiring(scenario, name, nodes):
+    trainjob.submit_wiring_check(scenario, name, nodes)
+
+
+@when('I submit a TrainJob "{name}" on the torch-distributed runtime training MNIST with {nodes:d} nodes')
+@scenario_step
+def submit_trainjob_training(scenario, name, nodes):
+    trainjob.submit_training(scenario, name, nodes)
+
+
+@when('I submit a suspended TrainJob "{name}" on the torch-distributed runtime, with {nodes:d} nodes')
+@scenario_step
+def submit_trainjob_suspended(scenario, name, nodes):
+    trainjob.submit_wiring_check(scenario, name, nodes, suspend=True)
+
+
+@when('I submit a TrainJob "{name}" on the runtime "{runtime}"')
+@scenario_step
+def submit_trainjob_unknown_runtime(scenario, name, runtime):
+    trainjob.submit_with_unknown_runtime(scenario, name, runtime)
+
+
+@then('the TrainJob "{name}" completes within the timeout')
+@scenario_step
+def trainjob_completes(scenario, name):
+    trainjob.wait_complete(scenario, name)
+
+
+@then('the TrainJob "{name}" completes within the training timeout')
+@scenario_step
+def trainjob_trains(scenario, name):
+    trainjob.wait_complete(scenario, name, training=True)
+
+
+@then('the TrainJob "{name}" has a completed JobSet')
+@scenario_step
+def trainjob_jobset(scenario, name):
+    trainjob.check_jobset(scenario, name)
+
+
+@then('every node of "{name}" was given torchrun\'s PET_ variables and reached the others with gloo')
+@scenario_step
+def trainjob_wiring(scenario, name):
+    trainjob.check_torchrun_environment(scenario, name)
+
+
+@then('node 0 of "{name}" reports a test accuracy of at least the accepted minimum')
+@scenario_step
+def trainjob_accuracy(scenario, name):
+    trainjob.check_accuracy(scenario, name)
+
+
+@then('the TrainJob "{name}" is refused or fails because runtime "{runtime}" is not found')
+@scenario_step
+def trainjob_refused(scenario, name, runtime):
+    trainjob.check_refused_for_runtime(scenario, name, runtime)
+
+
+@then('the TrainJob "{name}" reports itself suspended and runs no pod')
+@scenario_step
+def trainjob_suspended(scenario, name):
+    trainjob.check_suspended(scenario, name)
+
+
+@when('I resume the TrainJob "{name}"')
+@scenario_step
+def trainjob_resume(scenario, name):
+    trainjob.resume(scenario, name)
 
 
 # --- Container Builder (Kaniko) ----------------------------------------------------------------------

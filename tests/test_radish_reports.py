@@ -189,7 +189,7 @@ def test_junit_is_valid_against_jenkins_schema_with_the_error_as_message(demo_ru
     junit = etree.parse(str(demo_run.directory / "junit.xml"))
     assert schema.validate(junit), schema.error_log
     cases = list(junit.iter("testcase"))
-    assert len(cases) == 6  # one per scenario, each outline row its own
+    assert len(cases) == 7  # one per scenario, each outline row its own
     failing = next(case for case in cases if case.get("name") == "A step fails and the rest are skipped")
     failure = failing.find("failure")
     assert failure is not None
@@ -197,6 +197,9 @@ def test_junit_is_valid_against_jenkins_schema_with_the_error_as_message(demo_ru
     assert failure.get("type") == "AssertionError"
     assert "Failed step: Then the result is 6 (tests/radish_fixtures/demo.feature:14)" in (failure.text or "")
     assert "AssertionError: expected 6, got 5" in (failure.text or "")
+    could_not_run = next(case for case in cases if case.get("name") == "Its set-up hook fails")
+    error = could_not_run.find("error")  # the suite's own trouble is an error, not a test failure
+    assert error is not None and "namespace could not be created (demo)" in (error.get("message") or "")
 
 
 def test_cucumber_html_reporter_still_reads_the_cucumber_json(demo_run: Run, tmp_path: Path) -> None:
@@ -226,7 +229,7 @@ def test_the_jenkins_cucumber_reports_library_reads_the_cucumber_json(demo_run: 
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert read.returncode == 0, read.stderr[-2000:]
-    assert "6 scenarios, 4 passed, 2 failed; steps failed 2" in read.stdout
+    assert "7 scenarios, 4 passed, 3 failed; steps failed 2" in read.stdout  # it counts a skipped scenario as failed
 
 
 def _chromium(url: str, profile: Path, netlog: Path) -> str:
@@ -280,7 +283,7 @@ def test_the_gate_reads_messages_and_cucumber_json_the_same_way(demo_run: Run) -
     from_messages = reports.read_results(demo_run.directory / "messages.ndjson")
     from_json = reports.read_results(demo_run.directory / "cucumber.json")
     assert reports.scenario_statuses(from_messages) == reports.scenario_statuses(from_json)
-    assert reports.summary(from_messages) == "4 passed, 1 failed, 0 skipped, 1 could not run"
+    assert reports.summary(from_messages) == "4 passed, 1 failed, 1 skipped, 1 could not run"
     assert reports.scenario_failures(from_messages)[FAILING].startswith("Then the result is 6 (failed after ")
     same = gate.compare_files(demo_run.directory / "messages.ndjson", demo_run.directory / "cucumber.json")
     assert same.outcome == "inconclusive"  # the set-up-fails scenario could not run in either: nothing regressed
@@ -484,7 +487,7 @@ def test_a_failing_set_up_fails_only_its_scenario(radish_json: list[dict[str, An
         "kfcheck could not run this scenario: RuntimeError: namespace could not be created (demo)" in failed.failure()
     )
     assert results[f"{FEATURE};everything-passes"].status == "passed"
-    assert reports.summary(list(results.values())) == "4 passed, 1 failed, 0 skipped, 1 could not run"
+    assert reports.summary(list(results.values())) == "4 passed, 1 failed, 1 skipped, 1 could not run"
 
 
 def test_dry_run_runs_no_step_body(tmp_path: Path) -> None:
@@ -508,3 +511,19 @@ def test_tag_expression_with_at_sign_is_refused_with_the_fix(tmp_path: Path) -> 
     assert "Use --tags 'not slow'" in output
     error = next(iter(Run(code, output, tmp_path / "reports").elements().values()))["steps"][0]["result"]
     assert "Fix: Use --tags 'not slow'" in error["error_message"]
+
+
+def test_a_scenario_whose_api_is_not_served_is_skipped_with_the_reason(demo_run: Run) -> None:
+    """Skipped with its reason everywhere a reader looks: the messages, the cucumber JSON and the JUnit XML."""
+    results = {result.id: result for result in reports.read_results(demo_run.directory / "messages.ndjson")}
+    skipped = results[f"{FEATURE};its-api-is-not-served"]
+    assert [step.status for step in skipped.steps if not step.keyword.startswith(("Before", "After"))] == [
+        "skipped",
+        "skipped",
+    ]
+    assert skipped.status == "skipped"
+    assert skipped.skip_reason == "the cluster serves no demo.example/v1 API"
+    element = demo_run.elements()[f"{FEATURE};its-api-is-not-served"]
+    assert "skipped: the cluster serves no demo.example/v1 API" in element["steps"][0]["result"]["error_message"]
+    junit = (demo_run.directory / "junit.xml").read_text()
+    assert 'message="the cluster serves no demo.example/v1 API"' in junit

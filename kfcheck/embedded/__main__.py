@@ -1,18 +1,21 @@
-"""python -m kfcheck.embedded {build,up,down,status,push-images}: the embedded cluster's commands."""
+"""python -m kfcheck.embedded {build,up,down,status,push-images,profile,trainer}: the embedded cluster's commands.
+
+`trainer` installs (or upgrades) only Kubeflow Trainer + JobSet into the running cluster, as `up` does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kfcheck.embedded import cluster, host, images, profile
+from kfcheck.embedded import cluster, host, images, profile, trainer
 from kfcheck.embedded.layout import Layout
 from kfcheck.embedded.processes import ClusterError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck.embedded")
-    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile"])
+    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile", "trainer"])
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
     parser.add_argument("--registry", help="push-images: the registry your cluster pulls from (host[:port][/path])")
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             images.ensure_registry(layout)
             images.push_suite_images(args.registry, tls_verify=args.tls_verify == "true", authfile=args.authfile)
             print(f"run the suite with -u registry={args.registry}")
+        elif args.command == "trainer":
+            trainer.install(layout)
         else:
             print(cluster.status(layout))
     except ClusterError as error:

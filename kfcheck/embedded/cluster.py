@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from kfcheck.embedded import host, images, kubeflow, network, pki
+from kfcheck.embedded import host, images, kubeflow, network, pki, trainer
 from kfcheck.embedded.components import BY_NAME, COMPONENTS, PORTS, Component
 from kfcheck.embedded.layout import IN_CLUSTER_REGISTRY, NODE_NAME, REGISTRY, Layout
 from kfcheck.embedded.processes import (
@@ -119,6 +119,7 @@ def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> Non
     log(f"node {NODE_NAME} Ready after {time.monotonic() - started:.0f}s")
     if with_kubeflow:
         kubeflow.install(layout)
+        trainer.install(layout)
         log(f"cluster with Kubeflow ready after {time.monotonic() - started:.0f}s")
     kubeflow.record_cluster(layout, with_kubeflow=with_kubeflow)
 

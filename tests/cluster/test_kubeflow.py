@@ -9,6 +9,7 @@ import pytest
 
 from kfcheck import helm
 from kfcheck.config import Settings
+from kfcheck.embedded import trainer
 
 from .conftest import Kubectl
 
@@ -78,3 +79,21 @@ def _helm_output(settings: Settings, *args: str) -> str:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def test_trainer_and_jobset_are_installed_beside_the_v1_operator(kubectl: Kubectl) -> None:
+    """Kubeflow Trainer v2 and JobSet (kfcheck/embedded/trainer.py): CRDs established, both controllers
+    available with webhooks whose certificates they made themselves, and the torch-distributed runtime."""
+    crds = ("trainjobs.trainer.kubeflow.org", "clustertrainingruntimes.trainer.kubeflow.org", "jobsets.jobset.x-k8s.io")
+    for crd in crds:
+        kubectl.wait(f"crd/{crd}", "condition=Established", timeout=30)
+    for deployment in ("kubeflow-trainer-controller-manager", "jobset-controller"):
+        kubectl("wait", "-n", trainer.NAMESPACE, f"deployment/{deployment}", "--for=condition=Available",
+                "--timeout=120s")  # fmt: skip
+    for webhooks in ("validator.trainer.kubeflow.org", "jobset-validating-webhook-configuration"):
+        bundles = kubectl("get", f"validatingwebhookconfiguration/{webhooks}", "-o",
+                          "jsonpath={.webhooks[*].clientConfig.caBundle}").split()  # fmt: skip
+        assert bundles and all(bundles), f"{webhooks} has webhooks without a CA bundle"
+    containers = "{.spec.template.spec.replicatedJobs[0].template.spec.template.spec.containers[0].image}"
+    image = kubectl("get", "clustertrainingruntime/torch-distributed", "-o", f"jsonpath={containers}")
+    assert image == trainer.RUNTIME_IMAGE

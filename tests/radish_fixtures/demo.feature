@@ -37,3 +37,7 @@ Feature: Demo of the report plumbing
   Scenario: Its set-up hook fails
     Given a number 1
     Then the result is 1
+
+  Scenario: Its API is not served
+    Given an API that the cluster does not serve
+    Then the result is 99

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from radish import after, before, given, then, when
 
+from kfcheck.capabilities import Unavailable
 from kfcheck.radish_support import (
     attach_evidence,
     install_report_hooks,
@@ -74,3 +75,9 @@ def attach_evidence_on_failure(step):
 @scenario_step
 def nothing(demo):
     raise AssertionError("this step must never run")
+
+
+@given("an API that the cluster does not serve")
+@scenario_step
+def api_not_served(demo):
+    raise Unavailable("the cluster serves no demo.example/v1 API")

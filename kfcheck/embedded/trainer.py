@@ -1,0 +1,155 @@
+"""Installs Kubeflow Trainer v2 (with JobSet) into the embedded cluster from upstream's own Helm chart.
+
+The chart `charts/kubeflow-trainer` comes from the pinned trainer Go module (the same module zip the
+controller is built from); its dependency, JobSet's chart `charts/jobset`, from the pinned jobset module.
+Helm would fetch JobSet from an OCI repository; instead the jobset chart is staged into the trainer
+chart's `charts/` directory, which is how Helm resolves a dependency without any repository. The staged
+chart lives under the state directory (`$KFCHECK_STATE/chart/kubeflow-trainer`). Values
+(cluster/config/kubeflow-trainer-values.yaml) point both controllers at the images built here. Both
+controllers manage their webhook certificates themselves (a cert rotator writes the Secret and injects
+the CA bundle), so no cert-manager is needed.
+
+Upstream's `torch-distributed` ClusterTrainingRuntime (manifests/base/runtimes of the trainer module) is
+applied after the controllers are available, its image pointed at our pytorch-mnist image (the upstream
+image lives in a registry this machine does not reach). The v1 training operator is left alone: both
+run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kfcheck.embedded import images
+from kfcheck.embedded.layout import CLUSTER_DIR, REGISTRY, Layout
+from kfcheck.embedded.processes import ClusterError, run
+
+RELEASE = "kubeflow-trainer"
+NAMESPACE = "kubeflow-system"  # where Kubeflow's manifests install Trainer and JobSet
+VALUES = CLUSTER_DIR / "config" / "kubeflow-trainer-values.yaml"
+IMAGES = ("trainer-controller-manager", "jobset-controller", "pytorch-mnist")
+RUNTIMES = ("torch_distributed.yaml",)
+RUNTIME_IMAGE = f"{REGISTRY}/pytorch-mnist:latest"
+TRAINER_CONTAINER = "node"  # the container of a runtime's trainer step that Trainer configures
+
+
+def module_dir(layout: Layout, module: str, version_key: str) -> Path:
+    """The unpacked module in the Go module cache (filled by `make build`)."""
+    path = layout.cache / "go" / "mod" / f"{module}@v{layout.versions[version_key]}"
+    if not path.is_dir():
+        raise ClusterError(f"{path} is missing: run `cluster/build-binaries.sh trainer jobset` (or `make build`)")
+    return path
+
+
+def trainer_module(layout: Layout) -> Path:
+    return module_dir(layout, "github.com/kubeflow/trainer/v2", "TRAINER_VERSION")
+
+
+def jobset_module(layout: Layout) -> Path:
+    return module_dir(layout, "sigs.k8s.io/jobset", "JOBSET_VERSION")
+
+
+def staged_chart(layout: Layout) -> Path:
+    return layout.state / "chart" / RELEASE
+
+
+def _copy_writable(source: Path, target: Path) -> None:
+    """Copies a tree from the (read-only) module cache so that the copy can be changed and removed."""
+    shutil.copytree(source, target, copy_function=shutil.copyfile)
+    for directory, _subdirs, _files in os.walk(target):
+        Path(directory).chmod(0o755)
+
+
+def stage_chart(layout: Layout) -> Path:
+    """The trainer module's chart with the jobset module's chart as its resolved dependency."""
+    target = staged_chart(layout)
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_writable(trainer_module(layout) / "charts" / "kubeflow-trainer", target)
+    dependency = jobset_module(layout) / "charts" / "jobset"
+    chart = yaml.safe_load((dependency / "Chart.yaml").read_text())
+    wanted = layout.versions["JOBSET_VERSION"]
+    if chart.get("version") != wanted:
+        raise ClusterError(f"{dependency} is chart version {chart.get('version')}, expected {wanted}")
+    (target / "charts").mkdir(exist_ok=True)
+    _copy_writable(dependency, target / "charts" / "jobset")
+    return target
+
+
+def torch_runtime(layout: Layout, name: str) -> dict[str, Any]:
+    """An upstream runtime with its trainer container's image replaced by our PyTorch image."""
+    runtime: dict[str, Any] = yaml.safe_load((trainer_module(layout) / "manifests/base/runtimes" / name).read_text())
+    replaced = 0
+    for job in runtime["spec"]["template"]["spec"]["replicatedJobs"]:
+        for container in job["template"]["spec"]["template"]["spec"]["containers"]:
+            if container["name"] == TRAINER_CONTAINER:
+                container["image"] = RUNTIME_IMAGE
+                replaced += 1
+    if not replaced:
+        raise ClusterError(f"runtime {name} has no container '{TRAINER_CONTAINER}' whose image could be set")
+    return runtime
+
+
+def _kubectl(layout: Layout, *args: str) -> list[str]:
+    return [str(layout.binary("kubernetes", "kubectl")), f"--kubeconfig={layout.kubeconfig}", *args]
+
+
+def apply_runtimes(layout: Layout, timeout_seconds: int) -> None:
+    """Applies the runtimes; Trainer's webhook validates them, so a webhook that does not answer yet is
+    retried until the deadline (its certificate may still be on the way into the pod)."""
+    manifest = yaml.safe_dump_all([torch_runtime(layout, name) for name in RUNTIMES], sort_keys=False)
+    argv = _kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-")
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        result = subprocess.run(argv, input=manifest, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            return
+        output = (result.stdout + result.stderr).strip()
+        if "failed calling webhook" not in output or time.monotonic() > deadline:
+            raise ClusterError(f"applying the training runtimes failed:\n{output[-3000:]}")
+        time.sleep(2)
+
+
+def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
+    """helm upgrade --install of Trainer (+ JobSet), then its CRDs' runtimes; waits until all are usable."""
+    started = time.monotonic()
+    for name in IMAGES:
+        images.build(name, layout)
+    chart = stage_chart(layout)
+    helm = layout.binary("helm", "helm")
+    if not helm.exists():
+        raise ClusterError(f"{helm} is missing: run `make build`")
+    # Helm installs crds/ only on the first install and never upgrades them; the CRDs are also too large
+    # for client-side apply's annotation: apply them server-side first, always.
+    for crds in (chart / "crds", chart / "charts" / "jobset" / "crds"):
+        run(_kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(crds)), f"applying {crds}")
+    run(
+        [
+            str(helm),
+            "upgrade",
+            "--install",
+            RELEASE,
+            str(chart),
+            f"--kubeconfig={layout.kubeconfig}",
+            f"--namespace={NAMESPACE}",
+            "--create-namespace",
+            f"--values={VALUES}",
+            "--wait",
+            f"--timeout={timeout_seconds}s",
+        ],
+        "installing Kubeflow Trainer (helm upgrade --install)",
+    )
+    run(
+        _kubectl(layout, "wait", f"--namespace={NAMESPACE}", "deployment", "--all", "--for=condition=Available",
+                 f"--timeout={timeout_seconds}s"),
+        "waiting for the Trainer and JobSet controllers to be available",
+    )  # fmt: skip
+    apply_runtimes(layout, timeout_seconds=120)
+    print(f"[kfcheck up] Kubeflow Trainer ready after {time.monotonic() - started:.0f}s", flush=True)
