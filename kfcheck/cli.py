@@ -16,6 +16,7 @@ def _gate(args: argparse.Namespace) -> int:
     except reports.ReportError as error:
         print(f"kfcheck gate: {error}", file=sys.stderr)
         return 2
+    print(gate.resource_table(args.before, args.after))
     print(gate.render(verdict))
     return 0 if verdict.passed else 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kfcheck import reports
+from kfcheck import reports, usage
 
 
 @dataclass
@@ -57,3 +57,9 @@ def render(verdict: Verdict) -> str:
             lines.append(f"{title} ({len(items)}): " + ", ".join(items))
     lines.append("gate: " + ("PASS — no scenario regressed" if verdict.passed else "FAIL"))
     return "\n".join(lines)
+
+
+def resource_table(before: Path, after: Path) -> str:
+    """CPU and memory the components (and training pods) used at their peak in each run, with the
+    requests/limits (componentResources) they had after: does what was given fit what is used?"""
+    return usage.compare_table(reports.load(before), reports.load(after))

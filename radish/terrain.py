@@ -11,7 +11,7 @@ from radish.stepmodel import Step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import diagnostics, namespaces, reports
+from kfcheck import diagnostics, namespaces, radish_timings, reports
 from kfcheck.config import ConfigError, Settings
 from kfcheck.kube import ClusterUnavailable, connect, require_crds
 from kfcheck.radish_support import (
@@ -21,6 +21,8 @@ from kfcheck.radish_support import (
     is_dry_run,
     record_setup_error,
 )
+
+radish_timings.register()  # where each scenario's time went, and the CPU/memory used, attached to its report
 
 
 @before.all
