@@ -43,6 +43,14 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from kfcheck import parallel
+
+    features = args.features or sorted(str(path) for path in Path("features").glob("*.feature"))
+    extra = [item for pair in args.user_data for item in ("-u", pair)] + (["--dry-run"] if args.dry_run else [])
+    return parallel.main(features, args.jobs, args.cucumber_json, args.tags, args.serial, extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     report_parser.set_defaults(run=_report)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
+    run_parser = commands.add_parser("run", help="radish in N processes side by side, one merged cucumber report")
+    run_parser.add_argument("features", nargs="*", help="feature files (default: features/*.feature)")
+    run_parser.add_argument("-j", "--jobs", type=int, default=2, help="radish processes side by side")
+    run_parser.add_argument("--tags", help="radish tag expression selecting the scenarios")
+    run_parser.add_argument("--serial", default="slow", help="tag expression of scenarios run alone, afterwards")
+    run_parser.add_argument("-u", "--user-data", action="append", default=[], help="key=value for radish -u")
+    run_parser.add_argument("--dry-run", action="store_true", help="radish --dry-run: no cluster is touched")
+    run_parser.add_argument("--cucumber-json", type=Path, default=Path("reports/cucumber.json"))
+    run_parser.set_defaults(run=_run)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

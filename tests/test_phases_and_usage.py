@@ -1,13 +1,15 @@
-"""The phase table of a scenario and the resource-usage tables, from recorded objects (no cluster)."""
+"""The phase table of a scenario, the resource-usage tables (from recorded objects, no cluster), and the plan
+and merged report of `kfcheck run -j N`."""
 
 from __future__ import annotations
 
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from kfcheck import phases, usage
+from kfcheck import parallel, phases, usage
 
 START = datetime(2026, 11, 25, 18, 0, 0, tzinfo=UTC)
 
@@ -146,3 +148,22 @@ def test_the_gate_table_compares_peaks_with_the_limits_after() -> None:
 def test_component_of_uses_the_deployment_pod_name() -> None:
     assert usage.component_of("notebook-controller-5f7c9d8b6-x2x4z", ["notebook-controller"]) == "notebook-controller"
     assert usage.component_of("etcd-node", ["notebook-controller"]) is None
+
+
+def test_parallel_plan_keeps_slow_scenarios_for_the_serial_run(tmp_path: Path) -> None:
+    features = ["features/pytorchjob.feature", "features/helm_upgrade.feature"]
+    side_by_side, serial = parallel.plan(features, "not kaniko", "slow", tmp_path)
+    assert [run.features for run in side_by_side] == [["features/pytorchjob.feature"]]
+    assert side_by_side[0].tags == "(not kaniko) and (not (slow))"
+    assert serial is not None and serial.features == features and serial.tags == "(not kaniko) and (slow)"
+
+
+def test_parallel_merge_puts_a_features_scenarios_back_together(tmp_path: Path) -> None:
+    def part(name: str, lines: list[int]) -> Path:
+        elements = [{"name": f"s{line}", "line": line, "keyword": "Scenario", "steps": []} for line in lines]
+        path = tmp_path / name
+        path.write_text(json.dumps([{"uri": "features/a.feature", "name": "A", "line": 1, "elements": elements}]))
+        return path
+
+    merged = parallel.merge([part("serial.json", [20]), part("a.json", [5, 30])], ["features/a.feature"])
+    assert len(merged) == 1 and [e["name"] for e in merged[0]["elements"]] == ["s5", "s20", "s30"]
