@@ -248,14 +248,14 @@ def render(data: dict[str, Any]) -> str:
 
 def from_report(features: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """The resource-usage attachments of a cucumber report: (component -> peak over the run with its latest
-    requests/limits, "<scenario>: <pod>" -> peak)."""
+    requests/limits, "<pod> (<scenario>)" -> peak)."""
     components: dict[str, dict[str, Any]] = {}
     pods: dict[str, dict[str, Any]] = {}
     for data in attachments(features, KIND):
         for name, usage in (data.get("components") or {}).items():
             _merge(components.setdefault(name, {}), usage)
         for name, usage in (data.get("pods") or {}).items():
-            _merge(pods.setdefault(f"{data.get('scenario')}: {name}", {}), usage)
+            _merge(pods.setdefault(f"{name} ({data.get('scenario')})", {}), usage)
     return components, pods
 
 
@@ -304,14 +304,14 @@ def compare_table(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> 
         return "resource usage: neither report carries kubelet measurements"
     lines = [
         "resource usage (peak over the run; before -> after; requests | limits after):",
-        f"  {'component / pod':<55} {'cpu before':>10} {'cpu after':>10} {'mem before':>10} {'mem after':>10}  "
-        "requests | limits after; fit",
+        f"  {'component / pod (scenario)':<95} {'cpu before':>10} {'cpu after':>10} {'mem before':>10} "
+        f"{'mem after':>10}  requests | limits after; fit",
     ]
     for section_before, section_after in ((before_components, after_components), (before_pods, after_pods)):
         for name in sorted(set(section_before) | set(section_after)):
             old, new = section_before.get(name, {}), section_after.get(name, {})
             lines.append(
-                f"  {name[:55]:<55} {_cpu(old.get('cpu_peak')):>10} {_cpu(new.get('cpu_peak')):>10} "
+                f"  {name[:95]:<95} {_cpu(old.get('cpu_peak')):>10} {_cpu(new.get('cpu_peak')):>10} "
                 f"{_memory(old.get('memory_peak')):>10} {_memory(new.get('memory_peak')):>10}  "
                 f"{_resources(new.get('requests') or {})} | {_resources(new.get('limits') or {})}; {fits(new)}"
             )
