@@ -34,6 +34,7 @@ def _gate(args: argparse.Namespace) -> int:
     except reports.ReportError as error:
         print(f"kfcheck gate: {error}", file=sys.stderr)
         return 2
+    print(gate.resource_table(args.before, args.after))
     print(gate.render(verdict))
     return verdict.exit_code
 
@@ -181,6 +182,14 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_parallel(args: argparse.Namespace) -> int:
+    from kfcheck import parallel
+
+    features = args.features or sorted(str(path) for path in Path("features").glob("*.feature"))
+    extra = [item for pair in args.user_data for item in ("-u", pair)] + (["--dry-run"] if args.dry_run else [])
+    return parallel.main(features, args.jobs, args.cucumber_json, args.tags, args.serial, extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.set_defaults(run=_run)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
+    parallel_parser = commands.add_parser(
+        "run-parallel", help="radish in N processes side by side, one merged cucumber JSON (no messages/HTML)"
+    )
+    parallel_parser.add_argument("features", nargs="*", help="feature files (default: features/*.feature)")
+    parallel_parser.add_argument("-j", "--jobs", type=int, default=2, help="radish processes side by side")
+    parallel_parser.add_argument("--tags", help="radish tag expression selecting the scenarios")
+    parallel_parser.add_argument("--serial", default="slow", help="tag expression of scenarios run alone, afterwards")
+    parallel_parser.add_argument("-u", "--user-data", action="append", default=[], help="key=value for radish -u")
+    parallel_parser.add_argument("--dry-run", action="store_true", help="radish --dry-run: no cluster is touched")
+    parallel_parser.add_argument("--cucumber-json", type=Path, default=Path("reports/cucumber.json"))
+    parallel_parser.set_defaults(run=_run_parallel)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kfcheck import reports
+from kfcheck import reports, usage
 
 COULD_NOT_RUN = "could not run"
 EXIT_CODES = {"pass": 0, "regression": 1, "inconclusive": 3}  # 2: the reports themselves are unusable
@@ -109,3 +109,9 @@ def render(verdict: Verdict) -> str:
         }[verdict.outcome]
     )
     return "\n".join(lines)
+
+
+def resource_table(before: Path, after: Path) -> str:
+    """CPU and memory the components (and training pods) used at their peak in each run, with the
+    requests/limits (componentResources) they had after: does what was given fit what is used?"""
+    return usage.compare_table(Path(before), Path(after))

@@ -174,6 +174,14 @@ def install_report_hooks() -> None:
         _record(lambda recorder: recorder.finish(interrupted_by()))
 
 
+def attach_late(step: Any, attach: Callable[[], None]) -> None:
+    """Runs attach() (which embeds into a step that has finished) and records those embeddings too."""
+    already = len(getattr(step, "embeddings", []))
+    attach()
+    added = list(getattr(step, "embeddings", []))[already:]
+    _record(lambda recorder: recorder.attach_late(step, reports.attachments_of(added)))
+
+
 def record_setup_error(scenario: Any, error: BaseException) -> None:
     setattr(scenario.context, SETUP_ERROR, error)
 

@@ -301,6 +301,17 @@ class RunRecorder:
         status, message, exception = _step_result(step, interrupted)
         self._step_finished(case, status, message, _attachments(step), exception)
 
+    def attach_late(self, step: Any, attachments: list[Envelope]) -> None:
+        """Attachments to a step that has finished (e.g. a scenario's timing, known only at its end), emitted
+        before its test case finishes."""
+        case = self.cases.get(id(step.parent))
+        step_id = case.step_ids.get(id(step)) if case is not None else None
+        if case is None or step_id is None or not case.started_id or case.finished:
+            return
+        for attachment in attachments:
+            self.out.emit({"attachment": {**attachment, "testCaseStartedId": case.started_id, "testStepId": step_id,
+                                          "timestamp": timestamp()}})  # fmt: skip
+
     def scenario_finished(self, scenario: Any, interrupted: str | None = None) -> None:
         case = self.cases.get(id(scenario))
         if case is None or not case.started_id:
@@ -398,9 +409,13 @@ def _step_result(step: Any, interrupted: str | None) -> tuple[str, str | None, d
 
 
 def _attachments(step: Any) -> list[Envelope]:
+    return attachments_of(getattr(step, "embeddings", []))
+
+
+def attachments_of(embeddings: list[dict[str, Any]]) -> list[Envelope]:
     """radish's embeddings (base64 with a media type) as attachments; text is kept as text."""
     attachments = []
-    for embedding in getattr(step, "embeddings", []):
+    for embedding in embeddings:
         media_type = str(embedding.get("mime_type", "text/plain"))
         data = str(embedding.get("data", ""))
         if media_type.startswith("text/") or media_type == "application/json":

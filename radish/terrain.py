@@ -12,7 +12,7 @@ from radish.stepmodel import Step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
 
-from kfcheck import diagnostics, namespaces, permissions, reports, wait
+from kfcheck import diagnostics, namespaces, permissions, radish_timings, reports, wait
 from kfcheck.config import ConfigError, Settings
 from kfcheck.kube import ClusterUnavailable, connect
 from kfcheck.radish_support import (
@@ -29,6 +29,7 @@ from kfcheck.radish_support import (
 )
 
 install_report_hooks()
+radish_timings.register()  # where each scenario's time went, and the CPU/memory used, attached to its report
 
 
 @before.all
