@@ -194,27 +194,25 @@ def compute(
             continue
         result.phases[key] = round((moment - reached).total_seconds(), 3)
         reached = moment
-    for times in per_pod:
-        result.pods.append(
-            {
-                "pod": times.name,
-                "created": _offset(times.created, start),
-                "scheduled": _offset(times.scheduled, start),
-                "initialized": _offset(times.initialized, start),
-                "images_ready": _offset(times.images_ready, start),
-                "started": _offset(times.started, start),
-                "finished": _offset(times.finished, start),
-                "pull_seconds": round(times.pull_seconds, 3),
-            }
-        )
-        result.pull_seconds += times.pull_seconds
-        result.pulls += times.pulls
-    result.pull_seconds = round(result.pull_seconds, 3)
+    _add_pods(result, per_pod, start)
     result.steps = [
         {"step": name, "start": _offset(step_start, start), "end": _offset(step_end, start)}
         for name, step_start, step_end in steps
     ]
     return result
+
+
+def _add_pods(result: ScenarioPhases, per_pod: list[Any], start: datetime) -> None:
+    """Each pod's milestones (seconds after the scenario's start) and its image pulls."""
+    for times in per_pod:
+        moments = ("created", "scheduled", "initialized", "images_ready", "started", "finished")
+        row: dict[str, Any] = {"pod": times.name}
+        row.update({moment: _offset(getattr(times, moment), start) for moment in moments})
+        row["pull_seconds"] = round(times.pull_seconds, 3)
+        result.pods.append(row)
+        result.pull_seconds += times.pull_seconds
+        result.pulls += times.pulls
+    result.pull_seconds = round(result.pull_seconds, 3)
 
 
 def _seconds(value: float | None) -> str:

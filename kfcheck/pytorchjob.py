@@ -84,9 +84,6 @@ def check_accuracy(scenario: Scenario, name: str) -> float:
     """The master's test accuracy, at least the accepted minimum; attached to the report."""
     minimum = scenario.settings.pytorch_min_accuracy
     log = jobs.pod_log(scenario, f"{scenario.name(name)}-master-0", CONTAINER)
-    assert training_logs.pytorch_progress_lines(log), "the master printed no 'Train Epoch:' progress lines"
-    accuracy = training_logs.pytorch_accuracy(log)
-    data = training_logs.data_description(log)
-    assert accuracy >= minimum, f"accuracy {accuracy:.4f} is below {minimum:.4f} (measured on {data})"
+    accuracy = training_logs.check_pytorch_accuracy(log, minimum, "the master")
     scenario.attach(f"accuracy={accuracy:.4f} (minimum {minimum})")
     return accuracy

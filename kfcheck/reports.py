@@ -633,18 +633,7 @@ def results_from_messages(envelopes: list[Envelope]) -> list[ScenarioResult]:
         if "gherkinDocument" in envelope:
             document = envelope["gherkinDocument"]
             documents[document["uri"]] = document
-            for child in _children(document.get("feature") or {}):
-                for part in ("scenario", "background"):
-                    node = child.get(part)
-                    if not node:
-                        continue
-                    nodes[node["id"]] = node
-                    for step in node.get("steps", []):
-                        nodes[step["id"]] = step
-                    for examples in node.get("examples", []):
-                        for index, row in enumerate(examples.get("tableBody", [])):
-                            scenario_of_row[row["id"]] = (node, examples, index + 2)
-                            nodes[row["id"]] = row
+            _index_document(document, nodes, scenario_of_row)
         elif "pickle" in envelope:
             pickle = envelope["pickle"]
             pickles[pickle["id"]] = pickle
@@ -661,15 +650,7 @@ def results_from_messages(envelopes: list[Envelope]) -> list[ScenarioResult]:
         elif "testCaseStarted" in envelope:
             test_case = test_cases[envelope["testCaseStarted"]["testCaseId"]]
             pickle = pickles[test_case["pickleId"]]
-            document = documents[pickle["uri"]]
-            feature_name = (document.get("feature") or {}).get("name", "")
-            scenario = nodes.get(pickle["astNodeIds"][0], {})
-            scenario_id = f"{_json_id(feature_name)};{_json_id(scenario.get('name', pickle['name']))}"
-            line = pickle.get("location", {}).get("line") or scenario.get("location", {}).get("line", 0)
-            if len(pickle["astNodeIds"]) > 1 and pickle["astNodeIds"][1] in scenario_of_row:
-                _, examples, row = scenario_of_row[pickle["astNodeIds"][1]]
-                scenario_id += f";{_json_id(examples.get('name', ''))};{row}"
-            result = ScenarioResult(scenario_id, feature_name, pickle["name"], pickle["uri"], line, [])
+            result = _scenario_result(pickle, documents[pickle["uri"]], nodes, scenario_of_row)
             for test_step in test_case["testSteps"]:
                 _, step_result = step_of[test_step["id"]]
                 step_result.keyword, step_result.text, step_result.location = _describe_step(
@@ -679,28 +660,68 @@ def results_from_messages(envelopes: list[Envelope]) -> list[ScenarioResult]:
                 result.steps.append(step_result)
             started[envelope["testCaseStarted"]["id"]] = result
         elif "attachment" in envelope:
-            attachment = envelope["attachment"]
-            body = attachment.get("body", "")
-            if attachment.get("contentEncoding") == "BASE64":
-                body = f"({len(base64.b64decode(body))} bytes of {attachment.get('mediaType')})"
-            key = (attachment.get("testCaseStartedId", ""), attachment.get("testStepId", ""))
-            attachments.setdefault(key, []).append((attachment.get("fileName", ""), attachment.get("mediaType", ""),
-                                                    body))  # fmt: skip
+            _add_attachment(attachments, envelope["attachment"])
         elif "testStepFinished" in envelope:
             finished = envelope["testStepFinished"]
             if finished["testStepId"] in step_of:
-                _, step_result = step_of[finished["testStepId"]]
-                outcome = finished["testStepResult"]
-                step_result.status = str(outcome.get("status", "UNKNOWN")).lower()
-                step_result.duration_ns = duration_ns(outcome.get("duration"))
-                step_result.message = outcome.get("message", "")
-                step_result.error_type = (outcome.get("exception") or {}).get("type", "")
-                step_result.attachments = attachments.get((finished["testCaseStartedId"], finished["testStepId"]), [])
+                # the same list: attachments that come after the step finished (its scenario's timing) join it
+                key = (finished["testCaseStartedId"], finished["testStepId"])
+                _finish_step(step_of[key[1]][1], finished["testStepResult"], attachments.setdefault(key, []))
         elif "testCaseFinished" in envelope:
             ended = started.get(envelope["testCaseFinished"]["testCaseStartedId"])
             if ended is not None:
                 results.append(ended)
     return results
+
+
+def _add_attachment(attachments: dict[tuple[str, str], list[tuple[str, str, str]]], attachment: Envelope) -> None:
+    body = attachment.get("body", "")
+    if attachment.get("contentEncoding") == "BASE64":
+        body = f"({len(base64.b64decode(body))} bytes of {attachment.get('mediaType')})"
+    key = (attachment.get("testCaseStartedId", ""), attachment.get("testStepId", ""))
+    attachments.setdefault(key, []).append((attachment.get("fileName", ""), attachment.get("mediaType", ""), body))
+
+
+def _finish_step(step_result: StepResult, outcome: dict[str, Any], attachments: list[tuple[str, str, str]]) -> None:
+    step_result.status = str(outcome.get("status", "UNKNOWN")).lower()
+    step_result.duration_ns = duration_ns(outcome.get("duration"))
+    step_result.message = outcome.get("message", "")
+    step_result.error_type = (outcome.get("exception") or {}).get("type", "")
+    step_result.attachments = attachments
+
+
+def _index_document(document: dict[str, Any], nodes: dict[str, dict[str, Any]],
+                    scenario_of_row: dict[str, tuple[dict[str, Any], dict[str, Any], int]]) -> None:  # fmt: skip
+    """Scenarios, steps and example rows of a Gherkin document by their AST node ids."""
+    for child in _children(document.get("feature") or {}):
+        for part in ("scenario", "background"):
+            node = child.get(part)
+            if not node:
+                continue
+            nodes[node["id"]] = node
+            for step in node.get("steps", []):
+                nodes[step["id"]] = step
+            for examples in node.get("examples", []):
+                for index, row in enumerate(examples.get("tableBody", [])):
+                    scenario_of_row[row["id"]] = (node, examples, index + 2)
+                    nodes[row["id"]] = row
+
+
+Rows = dict[str, tuple[dict[str, Any], dict[str, Any], int]]  # examples row id -> (outline, examples, row)
+
+
+def _scenario_result(
+    pickle: dict[str, Any], document: dict[str, Any], nodes: dict[str, dict[str, Any]], scenario_of_row: Rows
+) -> ScenarioResult:
+    """A scenario's result, still without steps, named and identified as the json-formatter does."""
+    feature_name = (document.get("feature") or {}).get("name", "")
+    scenario = nodes.get(pickle["astNodeIds"][0], {})
+    scenario_id = f"{_json_id(feature_name)};{_json_id(scenario.get('name', pickle['name']))}"
+    line = pickle.get("location", {}).get("line") or scenario.get("location", {}).get("line", 0)
+    if len(pickle["astNodeIds"]) > 1 and pickle["astNodeIds"][1] in scenario_of_row:
+        _, examples, row = scenario_of_row[pickle["astNodeIds"][1]]
+        scenario_id += f";{_json_id(examples.get('name', ''))};{row}"
+    return ScenarioResult(scenario_id, feature_name, pickle["name"], pickle["uri"], line, [])
 
 
 def _children(feature: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -917,24 +938,24 @@ def write_html(messages: str | Path, path: str | Path) -> Path:
     return Path(path)
 
 
-def validate_messages(path: str | Path) -> str:
-    """Checks every envelope of a messages file against the JSON schema of @cucumber/messages."""
+def _node_check(script: str, path: str | Path, failure: str) -> str:
+    """Runs one of tools/cucumber-reports' checks on a report; ReportError with its output when it refuses."""
     tools = node_tools()
-    result = subprocess.run(["node", str(tools / "validate-messages.cjs"), str(Path(path).resolve())],
+    result = subprocess.run(["node", str(tools / script), str(Path(path).resolve())],
                             capture_output=True, text=True, cwd=tools, check=False)  # fmt: skip
     if result.returncode != 0:
-        raise ReportError(f"{path} does not follow the Cucumber Messages schema: {result.stderr[-3000:]}")
+        raise ReportError(f"{path} {failure}: {(result.stdout + result.stderr)[-3000:]}")
     return result.stdout.strip()
+
+
+def validate_messages(path: str | Path) -> str:
+    """Checks every envelope of a messages file against the JSON schema of @cucumber/messages."""
+    return _node_check("validate-messages.cjs", path, "does not follow the Cucumber Messages schema")
 
 
 def validate_cucumber_json(path: str | Path) -> str:
     """Runs @cucumber/cucumber-json-converter on a report; returns the implementation it matched."""
-    tools = node_tools()
-    result = subprocess.run(["node", str(tools / "validate-json.cjs"), str(Path(path).resolve())],
-                            capture_output=True, text=True, cwd=tools, check=False)  # fmt: skip
-    if result.returncode != 0:
-        raise ReportError(f"{path} is not valid cucumber JSON: {(result.stdout + result.stderr)[-3000:]}")
-    return result.stdout.strip()
+    return _node_check("validate-json.cjs", path, "is not valid cucumber JSON")
 
 
 @dataclass

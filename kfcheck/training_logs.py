@@ -24,6 +24,14 @@ def metrics(line: str) -> dict[str, str]:
     return dict(_KEY_VALUE.findall(line))
 
 
+def check_pytorch_accuracy(log: str, minimum: float, who: str) -> float:
+    """The test accuracy the PyTorch program printed (after its progress lines), at least `minimum`."""
+    assert pytorch_progress_lines(log), f"{who} printed no 'Train Epoch:' progress lines"
+    accuracy = pytorch_accuracy(log)
+    assert accuracy >= minimum, f"accuracy {accuracy:.4f} is below {minimum:.4f} (measured on {data_description(log)})"
+    return accuracy
+
+
 def pytorch_accuracy(log: str) -> float:
     return float(metrics(last_line_with(log, "accuracy"))["accuracy"])
 

@@ -208,11 +208,7 @@ def check_accuracy(scenario: Scenario, name: str) -> float:
     minimum = scenario.settings.pytorch_min_accuracy
     pods = node_pods(scenario, scenario.name(name))
     assert pods, f"TrainJob {scenario.name(name)} has no node pods"
-    log = _log(scenario, pods[0])
-    assert training_logs.pytorch_progress_lines(log), "node 0 printed no 'Train Epoch:' progress lines"
-    accuracy = training_logs.pytorch_accuracy(log)
-    data = training_logs.data_description(log)
-    assert accuracy >= minimum, f"accuracy {accuracy:.4f} is below {minimum:.4f} (measured on {data})"
+    accuracy = training_logs.check_pytorch_accuracy(_log(scenario, pods[0]), minimum, "node 0")
     scenario.attach(f"accuracy={accuracy:.4f} (minimum {minimum})")
     return accuracy
 

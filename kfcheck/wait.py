@@ -227,43 +227,25 @@ def wait_for(
     the wait goes at a steady pace. `owned` tells the scenario's pods from others' in a shared namespace.
     """
     deadline = time.monotonic() + timeout
-    last_seen: dict[str, Any] | None = None
-    field_selector = f"metadata.name={name}"
+    seen: list[dict[str, Any] | None] = [None]  # the last state of the object the watches saw
     away = ApiAway(f"waiting for {what}")
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             pods = _pods_if_answering(kube, namespace) if watch_pods else ""
             raise WaitFailed(
-                f"timed out after {timeout:.0f}s waiting for {what}; last seen: {describe(last_seen)}"
+                f"timed out after {timeout:.0f}s waiting for {what}; last seen: {describe(seen[0])}"
                 + (f"; pods: {pods}" if pods else "")
                 + away.away_for()
             )
-        stream = watch.Watch()
         try:
-            for event in stream.stream(
-                list_function,
-                namespace,
-                field_selector=field_selector,
-                timeout_seconds=max(1, min(probe_seconds, int(remaining))),
-                _request_timeout=probe_seconds + 30,  # a server that stopped answering mid-watch is an outage
-            ):
-                away.answered()
-                obj = event["object"]
-                last_seen = obj if isinstance(obj, dict) else kube.api.sanitize_for_serialization(obj)
-                if event["type"] == "DELETED":
-                    raise WaitFailed(f"{what}: the object was deleted while waiting")
-                if done(last_seen):
-                    stream.stop()
-                    return last_seen
-                message = failed(last_seen)
-                if message:
-                    stream.stop()
-                    raise WaitFailed(f"{what}: {message}")
-            if watch_pods:
-                problems = pod_problems(kube, namespace, owned)
-                if problems:
-                    raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
+            seconds = max(1, min(probe_seconds, int(remaining)))
+            found = _watch_once(kube, what, list_function, namespace, name, done, failed, seconds, away, seen)
+            if found is not None:
+                return found
+            problems = pod_problems(kube, namespace, owned) if watch_pods else []
+            if problems:
+                raise WaitFailed(f"{what} cannot succeed: " + "; ".join(problems))
         except ApiException as error:
             if error.status != 410:  # 410 Gone: the watch's resourceVersion expired; re-list
                 away.failed(error, deadline)
@@ -272,10 +254,47 @@ def wait_for(
             away.failed(error, deadline)
             continue
         away.answered()
-        if exists and last_seen is None:  # a watch starts with the object itself when it exists
+        if exists and seen[0] is None:  # a watch starts with the object itself when it exists
             raise WaitFailed(f"{what}: the object is gone (deleted before it got there)")
         if progress is not None:
-            progress.tick(kube, namespace, what, last_seen)
+            progress.tick(kube, namespace, what, seen[0])
+
+
+def _watch_once(
+    kube: Kube,
+    what: str,
+    list_function: Callable[..., Any],
+    namespace: str,
+    name: str,
+    done: Callable[[dict[str, Any]], bool],
+    failed: Callable[[dict[str, Any]], str | None],
+    seconds: int,
+    away: ApiAway,
+    seen: list[dict[str, Any] | None],
+) -> dict[str, Any] | None:
+    """One watch of the object for up to `seconds`: the object once done(obj) holds, else None. The last
+    state seen is kept in seen[0]; a failure the object shows, or its deletion, ends the wait."""
+    stream = watch.Watch()
+    for event in stream.stream(
+        list_function,
+        namespace,
+        field_selector=f"metadata.name={name}",
+        timeout_seconds=seconds,
+        _request_timeout=seconds + 30,  # a server that stopped answering mid-watch is an outage
+    ):
+        away.answered()
+        obj = event["object"]
+        seen[0] = current = obj if isinstance(obj, dict) else kube.api.sanitize_for_serialization(obj)
+        if event["type"] == "DELETED":
+            raise WaitFailed(f"{what}: the object was deleted while waiting")
+        if done(current):
+            stream.stop()
+            return current
+        message = failed(current)
+        if message:
+            stream.stop()
+            raise WaitFailed(f"{what}: {message}")
+    return None
 
 
 def _pods_if_answering(kube: Kube, namespace: str) -> str:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from kfcheck.config import CLUSTER_STATE
-from kfcheck.embedded import images
+from kfcheck.embedded import images, tools
 from kfcheck.embedded.layout import IN_CLUSTER_REGISTRY, REGISTRY, REPO_ROOT, Layout
-from kfcheck.embedded.processes import ClusterError, run
+from kfcheck.embedded.processes import ClusterError
 
 CHART_SOURCE = REPO_ROOT / "charts" / "kubeflow"
 RELEASE = "kubeflow"
@@ -70,42 +70,5 @@ def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
     for name in (*COMPONENT_IMAGES, *WORKLOAD_IMAGES):
         images.build(name, layout)
     chart = stage_chart(layout)
-    helm = helm_binary(layout)
-    if not helm.exists():
-        raise ClusterError(f"{helm} is missing: run `make build`")
-    # Helm installs crds/ only on the first install and never upgrades them: apply them first, always.
-    kubectl = str(layout.binary("kubernetes", "kubectl"))
-    run(
-        [
-            kubectl,
-            f"--kubeconfig={layout.kubeconfig}",
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            str(chart / "crds"),
-        ],
-        "applying the chart's CRDs",
-    )
-    run(
-        [
-            str(helm),
-            "upgrade",
-            "--install",
-            RELEASE,
-            str(chart),
-            f"--kubeconfig={layout.kubeconfig}",
-            f"--namespace={NAMESPACE}",
-            "--create-namespace",
-            "--wait",
-            f"--timeout={timeout_seconds}s",
-        ],
-        "installing the Kubeflow chart (helm upgrade --install)",
-    )
-    # helm's --wait does not hold for every Deployment's availability here; check it directly
-    run(
-        [kubectl, f"--kubeconfig={layout.kubeconfig}", "wait", f"--namespace={NAMESPACE}", "deployment", "--all",
-         "--for=condition=Available", f"--timeout={timeout_seconds}s"],
-        "waiting for the Kubeflow components to be available",
-    )  # fmt: skip
+    tools.helm_install(layout, RELEASE, chart, NAMESPACE, [chart / "crds"], timeout_seconds)
     print(f"[kfcheck up] Kubeflow components ready after {time.monotonic() - started:.0f}s", flush=True)

@@ -68,3 +68,23 @@ def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None, **e
     """Server-side apply of cluster/manifests/<name>, its ${placeholders} filled from the layout and extra."""
     manifest = render(f"manifests/{name}", layout, **extra)
     kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest, kubeconfig=kubeconfig)
+
+
+def helm_install(layout: Layout, release: str, chart: Path, namespace: str, crds: list[Path], timeout_seconds: int,
+                 *extra: str) -> None:  # fmt: skip
+    """`helm upgrade --install` of a chart, its CRDs applied server-side first (Helm installs crds/ only on the
+    first install and never upgrades them; large CRDs exceed client-side apply's annotation), then every
+    Deployment of the namespace waited for (helm's --wait does not hold for their availability here)."""
+    helm = layout.binary("helm", "helm")
+    if not helm.exists():
+        raise ClusterError(f"{helm} is missing: run `make build`")
+    for directory in crds:
+        kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(directory))
+    argv = [str(helm), "upgrade", "--install", release, str(chart), f"--kubeconfig={layout.kubeconfig}",
+            f"--namespace={namespace}", "--create-namespace", "--wait", f"--timeout={timeout_seconds}s",
+            *extra]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ClusterError(f"helm upgrade --install {release} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    kubectl(layout, "wait", f"--namespace={namespace}", "deployment", "--all", "--for=condition=Available",
+            f"--timeout={timeout_seconds}s")  # fmt: skip

@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from kfcheck.embedded import images
+from kfcheck.embedded import images, tools
 from kfcheck.embedded.layout import CLUSTER_DIR, REGISTRY, Layout
-from kfcheck.embedded.processes import ClusterError, run
+from kfcheck.embedded.processes import ClusterError
 
 RELEASE = "kubeflow-trainer"
 NAMESPACE = "kubeflow-system"  # where Kubeflow's manifests install Trainer and JobSet
@@ -123,33 +123,7 @@ def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
     for name in IMAGES:
         images.build(name, layout)
     chart = stage_chart(layout)
-    helm = layout.binary("helm", "helm")
-    if not helm.exists():
-        raise ClusterError(f"{helm} is missing: run `make build`")
-    # Helm installs crds/ only on the first install and never upgrades them; the CRDs are also too large
-    # for client-side apply's annotation: apply them server-side first, always.
-    for crds in (chart / "crds", chart / "charts" / "jobset" / "crds"):
-        run(_kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(crds)), f"applying {crds}")
-    run(
-        [
-            str(helm),
-            "upgrade",
-            "--install",
-            RELEASE,
-            str(chart),
-            f"--kubeconfig={layout.kubeconfig}",
-            f"--namespace={NAMESPACE}",
-            "--create-namespace",
-            f"--values={VALUES}",
-            "--wait",
-            f"--timeout={timeout_seconds}s",
-        ],
-        "installing Kubeflow Trainer (helm upgrade --install)",
-    )
-    run(
-        _kubectl(layout, "wait", f"--namespace={NAMESPACE}", "deployment", "--all", "--for=condition=Available",
-                 f"--timeout={timeout_seconds}s"),
-        "waiting for the Trainer and JobSet controllers to be available",
-    )  # fmt: skip
+    crds = [chart / "crds", chart / "charts" / "jobset" / "crds"]
+    tools.helm_install(layout, RELEASE, chart, NAMESPACE, crds, timeout_seconds, f"--values={VALUES}")
     apply_runtimes(layout, timeout_seconds=120)
     print(f"[kfcheck up] Kubeflow Trainer ready after {time.monotonic() - started:.0f}s", flush=True)
