@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import urllib3
@@ -240,7 +241,8 @@ def wait_for(
             )
         try:
             seconds = max(1, min(probe_seconds, int(remaining)))
-            found = _watch_once(kube, what, list_function, namespace, name, done, failed, seconds, away, seen)
+            target = _Target(what, list_function, namespace, name, done, failed)
+            found = _watch_once(kube, target, seconds, away, seen)
             if found is not None:
                 return found
             problems = pod_problems(kube, namespace, owned) if watch_pods else []
@@ -260,25 +262,27 @@ def wait_for(
             progress.tick(kube, namespace, what, seen[0])
 
 
+@dataclass(frozen=True)
+class _Target:
+    what: str
+    list_function: Callable[..., Any]
+    namespace: str
+    name: str
+    done: Callable[[dict[str, Any]], bool]
+    failed: Callable[[dict[str, Any]], str | None]
+
+
 def _watch_once(
-    kube: Kube,
-    what: str,
-    list_function: Callable[..., Any],
-    namespace: str,
-    name: str,
-    done: Callable[[dict[str, Any]], bool],
-    failed: Callable[[dict[str, Any]], str | None],
-    seconds: int,
-    away: ApiAway,
-    seen: list[dict[str, Any] | None],
+    kube: Kube, target: _Target, seconds: int, away: ApiAway, seen: list[dict[str, Any] | None]
 ) -> dict[str, Any] | None:
     """One watch of the object for up to `seconds`: the object once done(obj) holds, else None. The last
     state seen is kept in seen[0]; a failure the object shows, or its deletion, ends the wait."""
+    what, done, failed = target.what, target.done, target.failed
     stream = watch.Watch()
     for event in stream.stream(
-        list_function,
-        namespace,
-        field_selector=f"metadata.name={name}",
+        target.list_function,
+        target.namespace,
+        field_selector=f"metadata.name={target.name}",
         timeout_seconds=seconds,
         _request_timeout=seconds + 30,  # a server that stopped answering mid-watch is an outage
     ):
