@@ -83,8 +83,5 @@ GATE_TAGS ?= not upgrade
 upgrade-gate: setup
 	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
-	@export KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig}; \
-	$(PYTHON) -m kfcheck run --reports $(REPORTS)/before features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS); \
-	$(PYTHON) -m kfcheck upgrade $(UPGRADE_SET) || exit 1; \
-	$(PYTHON) -m kfcheck run --reports $(REPORTS)/after features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS); \
-	$(PYTHON) -m kfcheck gate $(REPORTS)/before/messages.ndjson $(REPORTS)/after/messages.ndjson
+	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(PYTHON) -m kfcheck upgrade-gate --reports $(REPORTS) \
+	  $(UPGRADE_SET) -- features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS)

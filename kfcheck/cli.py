@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import traceback
 from pathlib import Path
@@ -176,6 +177,29 @@ def _run(args: argparse.Namespace) -> int:
     return code if code else (2 if written.errors else 0)
 
 
+def _upgrade_gate(args: argparse.Namespace) -> int:
+    """The release gate: every selected scenario before, the upgrade (helm, values kept), every scenario
+    after, then the verdict. Each run is its own `kfcheck run` process (radish keeps its registries per
+    process)."""
+    radish_args = [argument for argument in args.radish_args if argument != "--"]
+
+    def run(name: str) -> Path:
+        subprocess.run([sys.executable, "-m", "kfcheck", "run", "--reports", str(args.reports / name), *radish_args],
+                       check=False)  # fmt: skip
+        return args.reports / name / "messages.ndjson"
+
+    before = run("before")
+    try:
+        settings = Settings.from_user_data(dict(item.split("=", 1) for item in args.user_data))
+        helm.upgrade(settings, args.set, timeout=args.timeout)
+    except (ConfigError, helm.HelmError, ValueError) as error:
+        print(f"kfcheck upgrade-gate: the upgrade failed, so there is no after to gate: {error}", file=sys.stderr)
+        return 2
+    print(f"upgraded release {settings.helm_release} with {', '.join(args.set) or 'its own values'}", flush=True)
+    after = run("after")
+    return _gate(argparse.Namespace(before=before, after=after))
+
+
 def _config(args: argparse.Namespace) -> int:
     del args
     print(Settings.markdown_table())
@@ -220,6 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.set_defaults(run=_run)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
+    gate_run_parser = commands.add_parser(
+        "upgrade-gate", help="run the scenarios, helm upgrade the release (--set ...), run them again, gate the two"
+    )
+    gate_run_parser.add_argument("--reports", type=Path, default=Path("reports"), help="before/ and after/ go here")
+    gate_run_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a chart value")
+    gate_run_parser.add_argument("--timeout", type=int, default=1200, help="seconds to wait for the rollout")
+    gate_run_parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE",
+                                 help="the upgrade's settings (-u chart=, -u helm=); radish's go after --")  # fmt: skip
+    gate_run_parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments for both runs")
+    gate_run_parser.set_defaults(run=_upgrade_gate)
     parallel_parser = commands.add_parser(
         "run-parallel", help="radish in N processes side by side, one merged cucumber JSON (no messages/HTML)"
     )
