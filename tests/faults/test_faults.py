@@ -151,30 +151,43 @@ def test_deleting_the_training_operator_pod_during_training_does_not_fail_the_sc
     assert terminating is None or terminating.returncode == 0, terminating.stdout + terminating.stderr
 
 
-def test_a_training_container_stops_on_sigterm_instead_of_being_killed(kubectl: Kubectl, kubeconfig: str) -> None:
-    """A TensorFlow parameter server serves until it is stopped; deleting its pod must end it by SIGTERM
-    (exit 143, forwarded by tini), not by the SIGKILL that follows an ignored SIGTERM (exit 137)."""
+WAITS_FOREVER = {  # each training image started as a replica that waits for its peers until it is stopped
+    "tf_image": {
+        "TF_CONFIG": json.dumps(
+            {"cluster": {"ps": ["localhost:2222"], "worker": ["localhost:2223"]}, "task": {"type": "ps", "index": 0}}
+        )
+    },
+    "pytorch_image": {"MASTER_ADDR": "localhost", "MASTER_PORT": "23456", "WORLD_SIZE": "2", "RANK": "0"},
+}
+
+
+@pytest.mark.parametrize("image_setting", sorted(WAITS_FOREVER))
+def test_a_training_container_stops_on_sigterm_instead_of_being_killed(
+    image_setting: str, kubectl: Kubectl, kubeconfig: str
+) -> None:
+    """A training replica that waits (a TF parameter server serving, a PyTorch master waiting for its
+    workers) must end by SIGTERM when its pod is deleted (exit 143, forwarded by tini), not by the SIGKILL
+    that follows an ignored SIGTERM after the grace period (exit 137)."""
     settings = Settings.from_user_data({"kubeconfig": kubeconfig})
     kube = connect(settings)
-    tf_config = json.dumps(
-        {"cluster": {"ps": ["localhost:2222"], "worker": ["localhost:2223"]}, "task": {"type": "ps", "index": 0}}
-    )
-    container = {"name": "ps", "image": settings.tf_image, "env": [{"name": "TF_CONFIG", "value": tf_config}]}
-    kubectl("run", "ps", f"--image={settings.tf_image}", "--restart=Never",
+    image = getattr(settings, image_setting)
+    env = [{"name": key, "value": value} for key, value in WAITS_FOREVER[image_setting].items()]
+    container = {"name": "replica", "image": image, "env": env}
+    kubectl("run", "replica", f"--image={image}", "--restart=Never",
             f"--overrides={json.dumps({'spec': {'containers': [container]}})}")  # fmt: skip
-    kubectl.wait("pod/ps", "jsonpath={.status.containerStatuses[0].state.running.startedAt}", timeout=300)
+    kubectl.wait("pod/replica", "jsonpath={.status.containerStatuses[0].state.running.startedAt}", timeout=300)
     exit_code = None
     stream = watch.Watch()
-    for event in stream.stream(kube.core.list_namespaced_pod, kubectl.namespace, field_selector="metadata.name=ps",
+    for event in stream.stream(kube.core.list_namespaced_pod, kubectl.namespace, field_selector="metadata.name=replica",
                                timeout_seconds=120):  # fmt: skip
         if event["type"] == "ADDED":  # the watch is open: delete now, with the default 30 s grace period
-            kube.core.delete_namespaced_pod("ps", kubectl.namespace)
+            kube.core.delete_namespaced_pod("replica", kubectl.namespace)
         statuses = event["object"].status.container_statuses or []
         terminated = statuses[0].state.terminated if statuses else None
         if terminated is not None:
             exit_code = terminated.exit_code
             stream.stop()
-    assert exit_code == 143, f"the parameter server ended with exit code {exit_code}, not by SIGTERM (143)"
+    assert exit_code == 143, f"the replica ended with exit code {exit_code}, not by SIGTERM (143)"
 
 
 def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_others(
@@ -258,3 +271,77 @@ def _helm_values(settings: Settings) -> str:
     argv = [settings.helm, f"--kubeconfig={settings.kubeconfig}", f"--namespace={settings.kubeflow_namespace}",
             "get", "values", settings.helm_release, "--output=json"]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def test_the_poddefault_webhook_down_while_a_notebook_is_created_fails_with_the_cause(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    """With the webhook gone (failurePolicy Fail), the Notebook's pod cannot be created: the scenario fails
+    naming that cause, instead of waiting for its deadline."""
+    kubectl = [str(layout.binary("kubernetes", "kubectl")), f"--kubeconfig={kubeconfig}", "-n", "kubeflow"]
+    subprocess.run([*kubectl, "scale", "deployment/poddefault-webhook", "--replicas=0"], check=True, timeout=60)
+    try:
+        subprocess.run([*kubectl, "wait", "--for=delete", "pod", "-l", "app=poddefault-webhook", "--timeout=120s"],
+                       check=True, timeout=140)  # fmt: skip
+        report = tmp_path / "cucumber.json"
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(RADISH), "features/poddefault.feature", "-b", "radish", "--no-ansi", "--tags", "smoke",
+             "--cucumber-json", str(report)],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        subprocess.run([*kubectl, "scale", "deployment/poddefault-webhook", "--replicas=1"], check=True, timeout=60)
+        subprocess.run([*kubectl, "rollout", "status", "deployment/poddefault-webhook", "--timeout=300s"],
+                       check=True, timeout=320)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    errors = [step["result"].get("error_message", "") for element in json.loads(report.read_text())[0]["elements"]
+              for step in element["steps"] if step["result"]["status"] == "failed"]  # fmt: skip
+    assert errors and "cannot create its pods" in errors[0] and "poddefault" in errors[0], errors
+    assert "timed out" not in errors[0], errors
+    print(f"the scenario failed with the cause after {took:.0f}s (its wait's deadline is 300 s)")
+
+
+def test_a_worker_killed_on_the_node_fails_the_job_with_its_cause_and_leaves_nothing(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    """A TFJob worker's container is killed by the node's runtime (SIGKILL through containerd) mid-training:
+    the job fails (backoffLimit 0), the scenario fails naming the killed replica, and its namespace goes."""
+    kubectl = str(layout.binary("kubernetes", "kubectl"))
+    run_id = f"kill{os.getpid()}"
+    report = tmp_path / "cucumber.json"
+    run = subprocess.Popen(
+        [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
+         "--cucumber-json", str(report)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+    )  # fmt: skip
+    assert run.stdout is not None
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if 'the TFJob "mnist" succeeds within the training timeout' in line:
+            break
+    (namespace,) = _suite_namespaces(run_id, kubectl, kubeconfig)
+    admin = [kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace]
+    subprocess.run([*admin, "wait", "--for=jsonpath={.status.phase}=Running", "pod/mnist-worker-1", "--timeout=300s"],
+                   check=True, timeout=320)  # fmt: skip
+    container = subprocess.run(
+        [*admin, "get", "pod/mnist-worker-1", "-o", "jsonpath={.status.containerStatuses[0].containerID}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.removeprefix("containerd://")  # fmt: skip
+    subprocess.run(["ctr", f"--address={layout.containerd_socket}", "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL",
+                    container], check=True, timeout=60)  # fmt: skip
+    output = "".join(lines) + run.communicate(timeout=900)[0]
+    assert run.returncode != 0, output
+    errors = [step["result"].get("error_message", "") for element in json.loads(report.read_text())[0]["elements"]
+              for step in element["steps"] if step["result"]["status"] == "failed"]  # fmt: skip
+    assert errors and "failed" in errors[0] and "timed out" not in errors[0], errors
+    left = _suite_namespaces(run_id, kubectl, kubeconfig)
+    if left:
+        subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "wait", "--for=delete", f"namespace/{left[0]}",
+                        "--timeout=300s"], capture_output=True, timeout=320, check=False)  # fmt: skip
+    assert _suite_namespaces(run_id, kubectl, kubeconfig) == []
