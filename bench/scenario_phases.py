@@ -1,21 +1,23 @@
-"""Where each scenario's time went, from a run's cucumber JSON (the phase tables radish_timings attached).
+"""Where each scenario's time went, from a run's Cucumber Messages (the phase tables radish_timings attached).
 
-    PYTHONPATH=. ~/.cache/kfcheck/venv/bin/python bench/scenario_phases.py reports/cucumber.json
-    ... bench/scenario_phases.py after.json --before before.json   # each scenario's time before and after
-    ... bench/scenario_phases.py reports/cucumber.json --detail      # and the full table of the slowest one
+    PYTHONPATH=. ~/.cache/kfcheck/venv/bin/python bench/scenario_phases.py reports/messages.ndjson
+    ... bench/scenario_phases.py after/messages.ndjson --before before/messages.ndjson   # before and after
+    ... bench/scenario_phases.py reports/messages.ndjson --detail   # and the full table of the slowest one
 
-A scenario's time is the sum of its steps' durations (cucumber JSON); "wall" adds its set-up and
-after-scenario hooks (namespace creation, cleanup), as its phase table measured them.
+A scenario's time is the sum of its steps' durations; "wall" adds its set-up and after-scenario hooks
+(namespace creation, cleanup), as its phase table measured them. (The cucumber JSON folds attachments into
+text, so the tables are read from the messages.)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from kfcheck import phases, reports, usage
+from kfcheck import phases, reports
 from kfcheck.radish_timings import PHASES_KIND
 
 SHORT = {
@@ -32,24 +34,22 @@ SHORT = {
 }
 
 
-def step_seconds(features: list[dict[str, Any]]) -> dict[str, float]:
+def step_seconds(results: list[reports.ScenarioResult]) -> dict[str, float]:
     """scenario id -> sum of its steps' durations (s)."""
-    found = {}
-    for feature in reports.normalise(features):
-        for element in feature.get("elements", []):
-            nanoseconds = sum(step.get("result", {}).get("duration") or 0 for step in element.get("steps", []))
-            found[element["id"]] = nanoseconds / 1e9
-    return found
+    return {result.id: result.duration_ns / 1e9 for result in results}
 
 
-def phase_tables(features: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def phase_tables(results: list[reports.ScenarioResult]) -> dict[str, dict[str, Any]]:
     """scenario id -> its attached phase data."""
     found = {}
-    for feature in reports.normalise(features):
-        for element in feature.get("elements", []):
-            tables = usage.attachments([{"elements": [element]}], PHASES_KIND)
-            if tables:
-                found[element["id"]] = tables[-1]
+    for result in results:
+        for step in result.steps:
+            for _name, media_type, text in step.attachments:
+                if media_type != "application/json":
+                    continue
+                data = json.loads(text)
+                if isinstance(data, dict) and data.get("kind") == PHASES_KIND:
+                    found[result.id] = data
     return found
 
 
@@ -61,7 +61,7 @@ def short_id(scenario_id: str) -> str:
     return f"{head}:{rest[: 61 - len(head) - 12]}..{rest[-10:]}" if len(head) + len(rest) > 61 else f"{head}:{rest}"
 
 
-def table(features: list[dict[str, Any]], before: list[dict[str, Any]] | None) -> str:
+def table(features: list[reports.ScenarioResult], before: list[reports.ScenarioResult] | None) -> str:
     steps, tables = step_seconds(features), phase_tables(features)
     old = step_seconds(before) if before is not None else {}
     header = f"{'scenario':<62} " + (f"{'before':>7} " if before is not None else "") + f"{'steps':>7} {'wall':>7} "
@@ -88,13 +88,13 @@ def table(features: list[dict[str, Any]], before: list[dict[str, Any]] | None) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cucumber_json", type=Path)
-    parser.add_argument("--before", type=Path, help="an earlier run's cucumber JSON, for before/after times")
+    parser.add_argument("messages", type=Path, help="a run's messages.ndjson (kfcheck run writes it)")
+    parser.add_argument("--before", type=Path, help="an earlier run's messages.ndjson, for before/after times")
     parser.add_argument("--detail", action="store_true", help="also print the full table of the slowest scenario")
     args = parser.parse_args(argv)
     try:
-        features = reports.load(args.cucumber_json)
-        before = reports.load(args.before) if args.before else None
+        features = reports.read_results(args.messages)
+        before = reports.read_results(args.before) if args.before else None
     except reports.ReportError as error:
         print(f"scenario_phases: {error}", file=sys.stderr)
         return 2

@@ -50,6 +50,11 @@ BY_FEATURE_TAG: dict[str, list[Permission]] = {
         *_grant("", ("secrets", "persistentvolumeclaims"), WRITE),
     ],
     "kaniko": _grant("", ("persistentvolumeclaims", "configmaps"), WRITE),
+    "trainer": [
+        *_grant("trainer.kubeflow.org", ("trainjobs",), (*READ, *WRITE, "patch")),
+        *_grant("jobset.x-k8s.io", ("jobsets",), ("get",)),
+        *_grant("batch", ("jobs",), ("list",)),
+    ],
     # helm upgrade/rollback of the Kubeflow release: its release Secrets and the Deployments of the chart, in
     # the components' namespace; only an administrator of Kubeflow has these
     "upgrade": [

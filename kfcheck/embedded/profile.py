@@ -27,7 +27,14 @@ def ensure(layout: Layout) -> str:
     )
     if not training_roles.exists():
         raise ClusterError(f"{training_roles} is missing: run `make build`")
-    kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(training_roles))
+    trainer_roles = (
+        module
+        / f"trainer/v2@v{layout.versions['TRAINER_VERSION']}"
+        / "manifests"
+        / ("overlays/kubeflow-platform/kubeflow-trainer-roles.yaml")
+    )
+    for roles in (training_roles, trainer_roles):  # each component's own roles aggregated to kubeflow-edit
+        kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(roles))
     apply_manifest(layout, "profile.yaml", profile_namespace=NAMESPACE, profile_user=USER)
     token = kubectl(layout, "create", "token", USER, "-n", NAMESPACE, f"--duration={TOKEN_HOURS}h").strip()
     path = kubeconfig_path(layout)

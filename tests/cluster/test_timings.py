@@ -9,32 +9,30 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck import reports, usage
+from kfcheck import usage
 from kfcheck.embedded.layout import REPO_ROOT
 from kfcheck.radish_timings import PHASES_KIND
 
 pytestmark = pytest.mark.cluster
-RADISH = Path(sys.executable).with_name("radish")
 
 
 def test_a_tfjob_scenario_reports_its_phases_and_the_components_usage(kubeconfig: str, tmp_path: Path) -> None:
-    report = tmp_path / "cucumber.json"
     run = subprocess.run(
-        [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "not slow",
-         "--cucumber-json", str(report)],
+        [sys.executable, "-m", "kfcheck", "run", "--reports", str(tmp_path), "features/tfjob.feature", "-b", "radish",
+         "--no-ansi", "--tags", "not slow"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
         env={**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": str(REPO_ROOT)},
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    features = reports.load(report)
-    tables = usage.attachments(features, PHASES_KIND)
+    messages = tmp_path / "messages.ndjson"  # the attachments as recorded (cucumber JSON folds them into text)
+    tables = usage.attachments(messages, PHASES_KIND)
     assert len(tables) == 2  # one per example row
     for table in tables:
         assert abs(sum(table["phases"].values()) - table["total"]) < 0.01
         assert table["phases"]["done"] > 0, table  # the job's Succeeded condition was read
         assert {pod["pod"] for pod in table["pods"]} >= {"wiring-ps-0", "wiring-worker-0"}
         assert all(pod["scheduled"] is not None and pod["finished"] is not None for pod in table["pods"])
-    used = usage.attachments(features, usage.KIND)
+    used = usage.attachments(messages, usage.KIND)
     assert len(used) == 2
     assert used[0]["error"] is None
     operator = used[-1]["components"]["training-operator"]
