@@ -86,5 +86,20 @@ def helm_install(layout: Layout, release: str, chart: Path, namespace: str, crds
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ClusterError(f"helm upgrade --install {release} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    restart_crash_looping_pods(layout, namespace)
     kubectl(layout, "wait", f"--namespace={namespace}", "deployment", "--all", "--for=condition=Available",
             f"--timeout={timeout_seconds}s")  # fmt: skip
+
+
+def restart_crash_looping_pods(layout: Layout, namespace: str) -> None:
+    """After the node's processes were killed, a controller pod can come back in a sandbox without a network
+    and crash-loop on "network is unreachable"; its Deployment makes a new pod, in a new sandbox, once the old
+    one is deleted. A controller that is really broken crash-loops again and the wait for it fails."""
+    jsonpath = "{range .items[*]}{.metadata.name} {.status.containerStatuses[*].state.waiting.reason}{'\\n'}{end}"
+    listed = kubectl(layout, "get", "pods", f"--namespace={namespace}", "-o", f"jsonpath={jsonpath}")
+    for line in listed.splitlines():
+        name, _, reasons = line.partition(" ")
+        if "CrashLoopBackOff" in reasons.split():
+            print(f"[kfcheck up] {namespace}/{name} is crash-looping: deleting it so that its Deployment starts "
+                  "a new one", flush=True)  # fmt: skip
+            kubectl(layout, "delete", "pod", name, f"--namespace={namespace}", "--wait=false")
