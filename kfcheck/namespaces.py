@@ -120,7 +120,7 @@ def delete(kube: Kube, name: str, timeout: float = CLEANUP_SECONDS) -> None:
             if error.status != 404:
                 raise
 
-    wait.retrying(f"deleting namespace {name}", request, timeout)
+    wait.retrying(f"deleting namespace {name}", request, timeout, kube)
 
 
 def delete_object(kube: Kube, api_version: str, kind: str, name: str, namespace: str) -> None:
@@ -134,7 +134,7 @@ def delete_object(kube: Kube, api_version: str, kind: str, name: str, namespace:
             if error.status != 404:
                 raise
 
-    wait.retrying(f"deleting {kind} {namespace}/{name}", request, CLEANUP_SECONDS)
+    wait.retrying(f"deleting {kind} {namespace}/{name}", request, CLEANUP_SECONDS, kube)
 
 
 def sweep(kube: Kube, settings: Settings) -> list[str]:
@@ -156,7 +156,7 @@ def sweep_orphans(kube: Kube, settings: Settings) -> list[str]:
 def _sweep(kube: Kube, settings: Settings, selector: str, chosen: Any) -> list[str]:
     if not settings.namespace:  # namespaces of their own: a namespace goes with everything in it
         listing = functools.partial(kube.core.list_namespace, label_selector=selector)
-        listed = wait.retrying("listing the suite's namespaces", listing, CLEANUP_SECONDS)
+        listed = wait.retrying("listing the suite's namespaces", listing, CLEANUP_SECONDS, kube)
         names = [
             ns.metadata.name
             for ns in listed.items

@@ -38,12 +38,14 @@ def is_transient(error: BaseException) -> bool:
 class ApiAway:
     """Tracks one outage of the API server during a wait: backoff while away, a notice when it is back."""
 
-    def __init__(self, what: str) -> None:
-        self.what, self.since, self.cause, self.pause = what, 0.0, "", 0.5
+    def __init__(self, what: str, kube: Kube | None = None) -> None:
+        self.what, self.since, self.cause, self.pause, self.kube = what, 0.0, "", 0.5, kube
 
     def failed(self, error: BaseException, deadline: float) -> None:
-        """Sleeps a backoff (never past the deadline) after a transient error; re-raises any other error."""
-        if not is_transient(error):
+        """Sleeps a backoff (never past the deadline) after a transient error; re-raises any other error. A
+        refusal (401/403) while the API server is not ready is transient too: a restarting server answers
+        before its authorizer has read the RBAC objects."""
+        if not is_transient(error) and not (self.kube is not None and _refused_while_starting(self.kube, error)):
             raise error
         if not self.since:
             self.since, self.cause = time.monotonic(), f"{error.__class__.__name__}: {str(error)[:160]}"
@@ -68,9 +70,19 @@ class ApiAway:
         )
 
 
-def retrying(what: str, call: Callable[[], T], timeout: float) -> T:
+def _refused_while_starting(kube: Kube, error: BaseException) -> bool:
+    if not isinstance(error, ApiException) or error.status not in (401, 403):
+        return False
+    try:
+        kube.api.call_api("/readyz", "GET", auth_settings=["BearerToken"], _request_timeout=5)
+    except Exception:  # a server that is not ready answers /readyz with 500 (or not at all)
+        return True
+    return False
+
+
+def retrying(what: str, call: Callable[[], T], timeout: float, kube: Kube | None = None) -> T:
     """call() retried through API server outages until the timeout; other errors are raised at once."""
-    deadline, away = time.monotonic() + timeout, ApiAway(what)
+    deadline, away = time.monotonic() + timeout, ApiAway(what, kube)
     while True:
         try:
             result = call()
@@ -229,7 +241,7 @@ def wait_for(
     """
     deadline = time.monotonic() + timeout
     seen: list[dict[str, Any] | None] = [None]  # the last state of the object the watches saw
-    away = ApiAway(f"waiting for {what}")
+    away = ApiAway(f"waiting for {what}", kube)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
