@@ -70,15 +70,21 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _upgrade(args: argparse.Namespace) -> int:
+def _upgraded(args: argparse.Namespace, command: str) -> bool:
+    """helm upgrade of the Kubeflow release with args.set (values kept), settings from args.user_data."""
     try:
         settings = Settings.from_user_data(dict(item.split("=", 1) for item in args.user_data))
         helm.upgrade(settings, args.set, timeout=args.timeout)
     except (ConfigError, helm.HelmError, ValueError) as error:
-        print(f"kfcheck upgrade: {error}", file=sys.stderr)
-        return 2
-    print(f"upgraded release {settings.helm_release} in {settings.kubeflow_namespace} with {', '.join(args.set)}")
-    return 0
+        print(f"kfcheck {command}: the upgrade failed: {error}", file=sys.stderr)
+        return False
+    print(f"upgraded release {settings.helm_release} in {settings.kubeflow_namespace} with "
+          f"{', '.join(args.set) or 'its own values'}", flush=True)  # fmt: skip
+    return True
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    return 0 if _upgraded(args, "upgrade") else 2
 
 
 def _interrupt_early(signum: int, _frame: object) -> None:
@@ -189,13 +195,8 @@ def _upgrade_gate(args: argparse.Namespace) -> int:
         return args.reports / name / "messages.ndjson"
 
     before = run("before")
-    try:
-        settings = Settings.from_user_data(dict(item.split("=", 1) for item in args.user_data))
-        helm.upgrade(settings, args.set, timeout=args.timeout)
-    except (ConfigError, helm.HelmError, ValueError) as error:
-        print(f"kfcheck upgrade-gate: the upgrade failed, so there is no after to gate: {error}", file=sys.stderr)
-        return 2
-    print(f"upgraded release {settings.helm_release} with {', '.join(args.set) or 'its own values'}", flush=True)
+    if not _upgraded(args, "upgrade-gate"):
+        return 2  # no after to gate
     after = run("after")
     return _gate(argparse.Namespace(before=before, after=after))
 

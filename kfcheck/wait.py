@@ -143,13 +143,29 @@ def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lamb
         for condition in pod.status.conditions or []:
             unschedulable = condition.type == "PodScheduled" and condition.reason == "Unschedulable"
             if unschedulable and condition.status == "False" and not _waits_for_volume(condition.message or ""):
+                if "untolerated taint" in (condition.message or "") and _nodes_only_not_ready(kube):
+                    continue
                 problems.append(f"pod {pod.metadata.name} cannot be scheduled: {condition.message}")
     return problems
+
+
+NODE_CONDITION_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 
 
 def _waits_for_volume(message: str) -> bool:
     """A pod unschedulable only until its claim exists in the scheduler's cache or is bound: not a cause."""
     return "persistentvolumeclaim" in message.lower() or "unbound" in message.lower()
+
+
+def _nodes_only_not_ready(kube: Kube) -> bool:
+    """Every tainted node carries only the taints the node controller sets while a kubelet has not reported
+    (after an API server outage, say): they lift by themselves, so a pod they keep off is not stuck."""
+    try:
+        nodes = kube.core.list_node().items
+    except ApiException:  # a Profile user may not read nodes: the taint then counts as the cause, as before
+        return False
+    tainted = [node.spec.taints for node in nodes if node.spec.taints]
+    return bool(tainted) and all(taint.key in NODE_CONDITION_TAINTS for taints in tainted for taint in taints)
 
 
 def pod_succeeded(pod: dict[str, Any]) -> bool:

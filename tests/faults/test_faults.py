@@ -118,14 +118,13 @@ def test_an_api_server_outage_during_training_does_not_fail_the_scenario(
     print(f"API server away for {away:.1f}s; the scenario passed")
 
 
-def test_deleting_the_training_operator_pod_during_training_does_not_fail_the_scenario(
-    layout: Layout, kubeconfig: str, tmp_path: Path
-) -> None:
-    kubectl = str(layout.binary("kubernetes", "kubectl"))
-    run_id = f"operator{os.getpid()}"
+def _tfjob_training_until_its_wait(
+    kubeconfig: str, run_id: str, report: Path
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """The TFJob MNIST scenario started as its own radish run, read until its training wait has begun."""
     run = subprocess.Popen(
         [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
-         "--cucumber-json", str(tmp_path / "cucumber.json")],
+         "--cucumber-json", str(report)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
     )  # fmt: skip
@@ -135,6 +134,15 @@ def test_deleting_the_training_operator_pod_during_training_does_not_fail_the_sc
         lines.append(line)
         if 'the TFJob "mnist" succeeds within the training timeout' in line:
             break
+    return run, lines
+
+
+def test_deleting_the_training_operator_pod_during_training_does_not_fail_the_scenario(
+    layout: Layout, kubeconfig: str, tmp_path: Path
+) -> None:
+    kubectl = str(layout.binary("kubernetes", "kubectl"))
+    run_id = f"operator{os.getpid()}"
+    run, lines = _tfjob_training_until_its_wait(kubeconfig, run_id, tmp_path / "cucumber.json")
     subprocess.run(
         [kubectl, f"--kubeconfig={kubeconfig}", "delete", "pod", "-n", "kubeflow", "-l",
          "control-plane=kubeflow-training-operator", "--wait=false"],
@@ -313,18 +321,7 @@ def test_a_worker_killed_on_the_node_fails_the_job_with_its_cause_and_leaves_not
     kubectl = str(layout.binary("kubernetes", "kubectl"))
     run_id = f"kill{os.getpid()}"
     report = tmp_path / "cucumber.json"
-    run = subprocess.Popen(
-        [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
-         "--cucumber-json", str(report)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
-    )  # fmt: skip
-    assert run.stdout is not None
-    lines = []
-    for line in run.stdout:
-        lines.append(line)
-        if 'the TFJob "mnist" succeeds within the training timeout' in line:
-            break
+    run, lines = _tfjob_training_until_its_wait(kubeconfig, run_id, report)
     (namespace,) = _suite_namespaces(run_id, kubectl, kubeconfig)
     admin = [kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace]
     subprocess.run([*admin, "wait", "--for=jsonpath={.status.phase}=Running", "pod/mnist-worker-1", "--timeout=300s"],
