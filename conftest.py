@@ -1,7 +1,8 @@
 """pytest plumbing for the whole checkout: tests that need the real cluster (marked `cluster`, in
 tests/cluster and tests/faults) are skipped, naming the fix, when no cluster answers, so a bare `pytest`
 runs the unit tests. Fault tests (marked `faults`: they stop the API server) run only under
-`make fault-tests` (KFCHECK_FAULT_TESTS=1). `make` sets KFCHECK_REQUIRE_CLUSTER=1 for the cluster's tests:
+`make fault-tests` (KFCHECK_FAULT_TESTS=1). Tests marked `disruptive` (they kill the cluster's processes)
+run after all others, whatever their file's name. `make` sets KFCHECK_REQUIRE_CLUSTER=1 for the cluster's tests:
 there a missing cluster is an error, never a silent skip."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _cluster_missing() -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     del config
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)  # stable: they go last
     if os.environ.get("KFCHECK_FAULT_TESTS") != "1":  # they stop the API server: never by accident
         for item in items:
             if item.get_closest_marker("faults"):

@@ -137,7 +137,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("kube-controller-manager", _controller_manager, ((LOCAL, 10257),), before=_admin_rbac),
     Component("kube-scheduler", _client_of("kube-scheduler", "scheduler"), ((LOCAL, 10259),)),
     Component("containerd", _containerd,
-              ready=("containerd's socket", lambda layout: host.unix_socket_answers(layout.containerd_socket), 30)),
+              ready=("containerd's CRI service", lambda layout: host.cri_answers(layout.containerd_socket), 60)),
     Component("kubelet", _kubelet, ((NODE_IP, 10250), (LOCAL, 10248)),
               ("kubelet healthz", _http(f"http://{LOCAL}:10248/healthz"), 60)),
     Component("coredns", _coredns, ((LOCAL, 18088), (LOCAL, 18181)),

@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import grpc
+
 from kfcheck.embedded.layout import CLUSTER_DIR, Layout
 from kfcheck.embedded.processes import ClusterError
 
@@ -62,6 +64,21 @@ def unix_socket_answers(path: Path) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(str(path)) == 0
+
+
+def cri_answers(path: Path) -> bool:
+    """True when containerd's CRI service answers a Version call. Its socket accepts connections before the
+    CRI plugin has restored its state; until then every call fails with "server is not initialized yet" and a
+    kubelet started then exits at once."""
+    if not unix_socket_answers(path):
+        return False
+    with grpc.insecure_channel(f"unix://{path}") as channel:
+        version = channel.unary_unary("/runtime.v1.RuntimeService/Version")  # an empty VersionRequest is b""
+        try:
+            version(b"", timeout=2)
+        except grpc.RpcError:
+            return False
+    return True
 
 
 def https_ok(url: str, layout: Layout) -> bool:

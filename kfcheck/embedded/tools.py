@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
+import time
 from pathlib import Path
 from string import Template
 
@@ -89,6 +92,44 @@ def helm_install(layout: Layout, release: str, chart: Path, namespace: str, crds
     restart_crash_looping_pods(layout, namespace)
     kubectl(layout, "wait", f"--namespace={namespace}", "deployment", "--all", "--for=condition=Available",
             f"--timeout={timeout_seconds}s")  # fmt: skip
+    wait_webhooks_serve(layout, namespace, timeout_seconds)
+
+
+def webhook_addresses(layout: Layout, namespace: str) -> dict[str, tuple[str, int]]:
+    """The cluster IP and port of every admission webhook served from the namespace, by webhook name."""
+    configurations = json.loads(kubectl(layout, "get", "validatingwebhookconfigurations,mutatingwebhookconfigurations",
+                                        "-o", "json"))  # fmt: skip
+    services = json.loads(kubectl(layout, "get", "services", f"--namespace={namespace}", "-o", "json"))
+    cluster_ips = {service["metadata"]["name"]: service["spec"].get("clusterIP") for service in services["items"]}
+    addresses = {}
+    for configuration in configurations["items"]:
+        for webhook in configuration.get("webhooks", []):
+            service = webhook["clientConfig"].get("service")
+            if service and service["namespace"] == namespace and cluster_ips.get(service["name"]):
+                addresses[webhook["name"]] = (cluster_ips[service["name"]], int(service.get("port", 443)))
+    return addresses
+
+
+def wait_webhooks_serve(layout: Layout, namespace: str, timeout_seconds: float) -> None:
+    """Waits until every admission webhook of the namespace accepts connections on its service, the way the API
+    server reaches it (the host routes cluster IPs through kube-proxy). A Deployment still reports Available
+    while the kubelet has not yet noticed that its pods' processes died with the node (kill -9, a reboot); the
+    API server then refuses every object the webhook guards."""
+    deadline = time.monotonic() + timeout_seconds
+    waiting = webhook_addresses(layout, namespace)
+    while waiting:
+        waiting = {name: address for name, address in waiting.items() if not _accepts(address)}
+        if waiting and time.monotonic() > deadline:
+            silent = ", ".join(f"{name} at {ip}:{port}" for name, (ip, port) in waiting.items())
+            raise ClusterError(f"admission webhooks not serving after {timeout_seconds:.0f}s: {silent}")
+        if waiting:
+            time.sleep(0.5)
+
+
+def _accepts(address: tuple[str, int]) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(address) == 0
 
 
 def restart_crash_looping_pods(layout: Layout, namespace: str) -> None:

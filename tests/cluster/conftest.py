@@ -40,11 +40,11 @@ class Kubectl:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result.stdout + (result.stderr if not check else "")
 
-    def apply(self, manifest: str, **values: str) -> None:
+    def apply(self, manifest: str, *flags: str, **values: str) -> str:
         text = Template((MANIFESTS / manifest).read_text()).substitute(
             {"image": CHECK_IMAGE, "namespace": self.namespace, **values}
         )
-        self("apply", "-f", "-", stdin=text)
+        return self("apply", *flags, "-f", "-", stdin=text)
 
     def wait_completed(self, pod: str, timeout: int = 120) -> str:
         """Watches the pod until it Succeeded or Failed; a failure is reported with its logs at once."""
