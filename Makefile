@@ -14,8 +14,11 @@ setup:
 build: setup
 	@cluster/build-binaries.sh
 
+# KUBEFLOW_INSTALL=manifests installs Kubeflow as kubeflow/manifests does (kustomize, no Helm release);
+# switching is `make down` then `make up KUBEFLOW_INSTALL=...`.
+KUBEFLOW_INSTALL ?= helm
 up: build
-	@$(PYTHON) -m kfcheck.embedded up --no-build
+	@$(PYTHON) -m kfcheck.embedded up --no-build --install $(KUBEFLOW_INSTALL)
 
 down:
 	@$(PYTHON) -m kfcheck.embedded down

@@ -149,6 +149,10 @@ class Settings:
         "kubeflow-system", _text, "namespace of Kubeflow Trainer's and JobSet's controllers (evidence only)"
     )
     helm_release: str = _setting("kubeflow", _text, "Helm release of the Kubeflow chart")
+    component_selector: str = _setting(
+        "app.kubernetes.io/part-of=kubeflow", _text,
+        "label selector of the Kubeflow component Deployments the Helm release manages (in kubeflow_namespace)",
+    )  # fmt: skip
     chart: str = _setting(
         "", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart, on that cluster only)"
     )

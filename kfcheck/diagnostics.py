@@ -5,6 +5,7 @@ for it since it started. Secrets are redacted. In a shared namespace only the sc
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -62,10 +63,15 @@ def controller_logs(scenario: Scenario) -> str:
     since = max(1, int(time.time() - scenario.started) + 5)
     parts = []
     for controller in scenario.controllers.values():
-        namespace = str(getattr(scenario.settings, controller.namespace_setting))
-        pods = scenario.kube.core.list_namespaced_pod(namespace, label_selector=controller.label_selector).items
-        found = _logs(scenario, namespace, pods, since)
-        parts += found or [f"=== {controller.name}: no pod with {controller.label_selector} in {namespace}"]
+        namespaces = list(dict.fromkeys(str(getattr(scenario.settings, key)) for key in controller.namespace_settings))
+        found: list[str] = []
+        for namespace, selector in itertools.product(namespaces, controller.label_selectors):
+            pods = scenario.kube.core.list_namespaced_pod(namespace, label_selector=selector).items
+            found = _logs(scenario, namespace, pods, since)
+            if found:
+                break
+        tried = " or ".join(controller.label_selectors)
+        parts += found or [f"=== {controller.name}: no pod with {tried} in {' or '.join(namespaces)}"]
     return redact_text("\n".join(parts) or "(the scenario used no Kubeflow controller)")
 
 

@@ -13,8 +13,6 @@ from kfcheck.config import Settings
 from kfcheck.kube import Kube
 from kfcheck.scenario import Scenario
 
-COMPONENT_LABEL = "app.kubernetes.io/part-of=kubeflow"
-
 
 class HelmError(RuntimeError):
     pass
@@ -102,7 +100,8 @@ def restorer(settings: Settings) -> Callable[[], None]:
 
 
 def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, Any]]:
-    deployments = kube.apps.list_namespaced_deployment(settings.kubeflow_namespace, label_selector=COMPONENT_LABEL)
+    selector = settings.component_selector
+    deployments = kube.apps.list_namespaced_deployment(settings.kubeflow_namespace, label_selector=selector)
     found = {}
     for deployment in deployments.items:
         for container in deployment.spec.template.spec.containers:
@@ -110,7 +109,10 @@ def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, A
                 container.resources
             )
     if not found:
-        raise AssertionError(f"no Kubeflow component Deployments ({COMPONENT_LABEL}) in {settings.kubeflow_namespace}")
+        raise AssertionError(
+            f"no Kubeflow component Deployments ({selector}) in {settings.kubeflow_namespace}: "
+            "name them with -u component_selector=LABEL-SELECTOR (and -u kubeflow_namespace=NAMESPACE)"
+        )
     return found
 
 
@@ -131,7 +133,7 @@ def check_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
 
 def check_rolled_out(scenario: Scenario) -> None:
     deployments = scenario.kube.apps.list_namespaced_deployment(
-        scenario.settings.kubeflow_namespace, label_selector=COMPONENT_LABEL
+        scenario.settings.kubeflow_namespace, label_selector=scenario.settings.component_selector
     )
     for deployment in deployments.items:
         status = deployment.status

@@ -10,7 +10,7 @@ from kfcheck.scenario import Controller, Scenario
 
 GROUP, VERSION = "kubeflow.org", "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
-TRAINING_OPERATOR = Controller("training-operator", "control-plane=kubeflow-training-operator")
+TRAINING_OPERATOR = Controller("training-operator", ("control-plane=kubeflow-training-operator",))
 
 
 def create(scenario: Scenario, fixture: str, **values: Any) -> dict[str, Any]:

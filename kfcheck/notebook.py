@@ -10,7 +10,7 @@ from kfcheck.capabilities import Api
 from kfcheck.scenario import Controller, Scenario
 
 API = Api("kubeflow.org/v1", "Notebook", "the Kubeflow notebook controller")
-CONTROLLER = Controller("notebook-controller", "app=notebook-controller")
+CONTROLLER = Controller("notebook-controller", ("app=notebook-controller",))
 
 
 def _lister(scenario: Scenario) -> Any:

@@ -23,7 +23,8 @@ CLAIM, LABEL, ENV_NAME, ENV_VALUE, MOUNT_PATH = (
     "/shared",
 )
 ANNOTATION_PREFIX = "poddefault.admission.kubeflow.org/poddefault-"
-WEBHOOK = Controller("poddefault-webhook", "app in (admission-webhook,poddefault-webhook)")  # manifests, our chart
+# app=poddefaults in kubeflow/manifests (admission-webhook in older ones), app=poddefault-webhook in our chart
+WEBHOOK = Controller("poddefault-webhook", ("app in (poddefaults,admission-webhook,poddefault-webhook)",))
 EXCLUDE_ANNOTATION = "poddefault.admission.kubeflow.org/exclude"  # Kubeflow's webhook leaves such pods alone
 EVERYONE_ENV_NAME, EVERYONE_ENV_VALUE = "FOR_EVERY_POD", "yes"
 

@@ -27,8 +27,11 @@ class Controller:
     """A Kubeflow controller or webhook whose log is evidence when a scenario that used it fails."""
 
     name: str
-    label_selector: str
-    namespace_setting: str = "kubeflow_namespace"  # the Settings key naming the namespace it runs in
+    # Label selectors of its pods under the installs known (kubeflow/manifests, Helm charts, ours); the
+    # first that finds pods names them. Installs label differently, and a selector cannot OR two keys.
+    label_selectors: tuple[str, ...]
+    # The Settings keys naming the namespaces it may run in, tried in order.
+    namespace_settings: tuple[str, ...] = ("kubeflow_namespace",)
 
 
 @dataclass

@@ -28,8 +28,12 @@ NODE_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 TORCHRUN_VARIABLES = ("PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT")
 PROCESSES_PER_NODE = 1  # the fixtures' numProcPerNode
 API = Api(f"{GROUP}/{VERSION}", KIND, "Kubeflow Trainer v2")
-TRAINER = Controller("kubeflow-trainer", "app.kubernetes.io/name=kubeflow-trainer", "trainer_namespace")
-JOBSET = Controller("jobset", "app.kubernetes.io/name=jobset", "trainer_namespace")
+# kubeflow/manifests (kustomize) labels Trainer's pods name=trainer, JobSet's control-plane=controller-manager;
+# upstream's Helm charts label them name=kubeflow-trainer and name=jobset.
+# Where both run: kubeflow-system (Trainer's own manifests and charts), kubeflow (kubeflow/manifests' platform overlay)
+TRAINER_NS = ("trainer_namespace", "kubeflow_namespace")
+TRAINER = Controller("kubeflow-trainer", ("app.kubernetes.io/name in (trainer,kubeflow-trainer)",), TRAINER_NS)
+JOBSET = Controller("jobset", ("app.kubernetes.io/name=jobset", "control-plane=controller-manager"), TRAINER_NS)
 EVIDENCE = ((f"{GROUP}/{VERSION}", KIND), (f"{JOBSET_GROUP}/{JOBSET_VERSION}", "JobSet"), ("batch/v1", "Job"))
 
 

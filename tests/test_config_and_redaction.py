@@ -79,3 +79,11 @@ def test_a_cluster_other_than_the_embedded_one_needs_the_registry_of_the_suites_
     theirs.check_images()
     assert theirs.tf_image == "reg.example/kfcheck/tf-mnist:latest"
     assert theirs.builder_base_image == "reg.example/kfcheck/builder-base:latest"  # pods push where nodes pull
+
+
+def test_the_readme_lists_every_setting_as_kfcheck_config_prints_it() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = [line for line in Settings.markdown_table().splitlines() if line.startswith("| `")]
+    assert rows, "Settings.markdown_table() printed no setting"
+    missing = [row for row in rows if row not in readme.splitlines()]
+    assert not missing, "README.md differs from `python -m kfcheck config` in:\n" + "\n".join(missing)

@@ -411,10 +411,12 @@ def cluster_lister() -> PodDefaultLister:
 
 
 def main() -> None:
+    # Upstream's flags, names and defaults (kubeflow/kubeflow v1.10.0 components/admission-webhook/main.go,
+    # func main): kubeflow/manifests passes --tlsCertFile/--tlsKeyFile and leaves the port at 4443.
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cert", required=True)
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--port", type=int, default=4443)
+    parser.add_argument("--tlsCertFile", dest="cert", default="/etc/webhook/certs/cert.pem")
+    parser.add_argument("--tlsKeyFile", dest="key", default="/etc/webhook/certs/key.pem")
+    parser.add_argument("--webhookPort", dest="port", type=int, default=4443)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = serve(cluster_lister(), args.cert, args.key, args.port)

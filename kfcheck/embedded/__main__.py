@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kfcheck.embedded import cluster, host, images, profile, trainer
+from kfcheck.embedded import cluster, host, images, kubeflow, profile, trainer
 from kfcheck.embedded.layout import Layout
 from kfcheck.embedded.processes import ClusterError
 
@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile", "trainer"])
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
+    parser.add_argument("--install", default="helm", choices=kubeflow.INSTALLS,
+                        help="up: Kubeflow from our Helm chart, or by kustomize as kubeflow/manifests")  # fmt: skip
     parser.add_argument("--registry", help="push-images: the registry your cluster pulls from (host[:port][/path])")
     parser.add_argument("--tls-verify", default="true", choices=["true", "false"], help="push-images: verify TLS")
     parser.add_argument("--authfile", help="push-images: credentials for the registry (docker config.json format)")
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             host.build_binaries(layout)
         elif args.command == "up":
-            cluster.up(layout, build=not args.no_build, with_kubeflow=not args.no_kubeflow)
+            with_kubeflow = not args.no_kubeflow
+            cluster.up(layout, build=not args.no_build, with_kubeflow=with_kubeflow, kubeflow_install=args.install)
             print(f"export KUBECONFIG={layout.kubeconfig}")
         elif args.command == "down":
             cluster.down(layout)

@@ -98,9 +98,12 @@ def start_ready(layout: Layout, component: Component) -> HostProcess:
     return process
 
 
-def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> None:
-    """Builds what is missing, starts what does not run, waits for the node (and Kubeflow) to be ready."""
+def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True, kubeflow_install: str = "helm") -> None:
+    """Builds what is missing, starts what does not run, waits for the node (and Kubeflow, installed the way
+    kubeflow_install names: `helm` or `manifests`) to be ready."""
     started = time.monotonic()
+    if with_kubeflow:
+        kubeflow.check_install(layout, kubeflow_install)
     host.check_host()
     layout.state.mkdir(parents=True, exist_ok=True)
     if build:
@@ -118,10 +121,11 @@ def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True) -> Non
     wait_node_ready(layout)
     log(f"node {NODE_NAME} Ready after {time.monotonic() - started:.0f}s")
     if with_kubeflow:
-        kubeflow.install(layout)
-        trainer.install(layout)
+        kubeflow.install(layout, kubeflow_install)
+        if kubeflow_install == "helm":  # the manifests install has Trainer and JobSet in its kustomize tree
+            trainer.install(layout)
         log(f"cluster with Kubeflow ready after {time.monotonic() - started:.0f}s")
-    kubeflow.record_cluster(layout, with_kubeflow=with_kubeflow)
+    kubeflow.record_cluster(layout, kubeflow_install=kubeflow_install if with_kubeflow else None)
 
 
 def wait_node_ready(layout: Layout, timeout: int = 180) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import time
@@ -51,6 +53,13 @@ def write_config(layout: Layout, template_name: str, target: Path, **extra: str)
     return target
 
 
+def copy_writable(source: Path, target: Path) -> None:
+    """Copies a tree from the (read-only) Go module cache so that the copy can be changed and removed."""
+    shutil.copytree(source, target, copy_function=shutil.copyfile)
+    for directory, _subdirs, _files in os.walk(target):
+        Path(directory).chmod(0o755)
+
+
 def k8s(layout: Layout, name: str) -> str:
     return str(layout.binary("kubernetes", name))
 
@@ -65,6 +74,21 @@ def kubectl(layout: Layout, *args: str, stdin: str | None = None, kubeconfig: st
     if result.returncode != 0:
         raise ClusterError(f"kubectl {' '.join(args)} failed:\n{(result.stdout + result.stderr).strip()}")
     return result.stdout
+
+
+def apply_retrying_webhooks(layout: Layout, *args: str, stdin: str | None = None, timeout_seconds: float) -> None:
+    """`kubectl apply --server-side`, again (it is idempotent) while an admission webhook that guards some of the
+    objects does not answer yet: its controller, applied in the same run or just restarted, is still starting
+    or waiting for its certificate. Any other error, or the deadline, ends it."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            kubectl(layout, "apply", "--server-side", "--force-conflicts", *args, stdin=stdin)
+            return
+        except ClusterError as error:
+            if "failed calling webhook" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(2)
 
 
 def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None, **extra: str) -> None:
@@ -89,6 +113,11 @@ def helm_install(layout: Layout, release: str, chart: Path, namespace: str, crds
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ClusterError(f"helm upgrade --install {release} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    wait_components(layout, namespace, timeout_seconds)
+
+
+def wait_components(layout: Layout, namespace: str, timeout_seconds: int) -> None:
+    """Every Deployment of the namespace Available and every admission webhook it serves answering."""
     restart_crash_looping_pods(layout, namespace)
     kubectl(layout, "wait", f"--namespace={namespace}", "deployment", "--all", "--for=condition=Available",
             f"--timeout={timeout_seconds}s")  # fmt: skip

@@ -17,9 +17,7 @@ run side by side.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ VALUES = CLUSTER_DIR / "config" / "kubeflow-trainer-values.yaml"
 IMAGES = ("trainer-controller-manager", "jobset-controller", "pytorch-mnist")
 RUNTIMES = ("torch_distributed.yaml",)
 RUNTIME_IMAGE = f"{REGISTRY}/pytorch-mnist:latest"
+JOBSET_RELEASE_MANIFEST = "https://github.com/kubernetes-sigs/jobset/releases/download/v{JOBSET_VERSION}/manifests.yaml"
 TRAINER_CONTAINER = "node"  # the container of a runtime's trainer step that Trainer configures
 
 
@@ -59,27 +58,20 @@ def staged_chart(layout: Layout) -> Path:
     return layout.state / "chart" / RELEASE
 
 
-def _copy_writable(source: Path, target: Path) -> None:
-    """Copies a tree from the (read-only) module cache so that the copy can be changed and removed."""
-    shutil.copytree(source, target, copy_function=shutil.copyfile)
-    for directory, _subdirs, _files in os.walk(target):
-        Path(directory).chmod(0o755)
-
-
 def stage_chart(layout: Layout) -> Path:
     """The trainer module's chart with the jobset module's chart as its resolved dependency."""
     target = staged_chart(layout)
     if target.exists():
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _copy_writable(trainer_module(layout) / "charts" / "kubeflow-trainer", target)
+    tools.copy_writable(trainer_module(layout) / "charts" / "kubeflow-trainer", target)
     dependency = jobset_module(layout) / "charts" / "jobset"
     chart = yaml.safe_load((dependency / "Chart.yaml").read_text())
     wanted = layout.versions["JOBSET_VERSION"]
     if chart.get("version") != wanted:
         raise ClusterError(f"{dependency} is chart version {chart.get('version')}, expected {wanted}")
     (target / "charts").mkdir(exist_ok=True)
-    _copy_writable(dependency, target / "charts" / "jobset")
+    tools.copy_writable(dependency, target / "charts" / "jobset")
     return target
 
 
@@ -97,24 +89,13 @@ def torch_runtime(layout: Layout, name: str) -> dict[str, Any]:
     return runtime
 
 
-def _kubectl(layout: Layout, *args: str) -> list[str]:
-    return [str(layout.binary("kubernetes", "kubectl")), f"--kubeconfig={layout.kubeconfig}", *args]
-
-
 def apply_runtimes(layout: Layout, timeout_seconds: int) -> None:
-    """Applies the runtimes; Trainer's webhook validates them, so a webhook that does not answer yet is
-    retried until the deadline (its certificate may still be on the way into the pod)."""
+    """Applies the runtimes; Trainer's webhook validates them (retried while it does not answer yet)."""
     manifest = yaml.safe_dump_all([torch_runtime(layout, name) for name in RUNTIMES], sort_keys=False)
-    argv = _kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-")
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        result = subprocess.run(argv, input=manifest, capture_output=True, text=True, check=False)
-        if result.returncode == 0:
-            return
-        output = (result.stdout + result.stderr).strip()
-        if "failed calling webhook" not in output or time.monotonic() > deadline:
-            raise ClusterError(f"applying the training runtimes failed:\n{output[-3000:]}")
-        time.sleep(2)
+    try:
+        tools.apply_retrying_webhooks(layout, "-f", "-", stdin=manifest, timeout_seconds=timeout_seconds)
+    except ClusterError as error:
+        raise ClusterError(f"applying the training runtimes failed: {str(error)[-3000:]}") from None
 
 
 def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
