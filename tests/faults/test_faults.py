@@ -7,6 +7,7 @@ other cluster tests (`make test` runs tests/faults last).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kubernetes import watch
+from kubernetes import client, watch
 
 from kfcheck import helm
 from kfcheck.config import Settings
@@ -113,7 +114,8 @@ def test_an_api_server_outage_during_training_does_not_fail_the_scenario(
     assert code == 0, output
     assert "the API server was away for" in output, output
     scenario = json.loads(report.read_text())[0]["elements"][-1]
-    embedded = [embedding.get("data", "") for step in scenario["steps"] for embedding in step.get("embeddings", [])]
+    embedded = [base64.b64decode(embedding.get("data", "")).decode(errors="replace")
+                for step in scenario["steps"] for embedding in step.get("embeddings", [])]  # fmt: skip
     assert any("the API server was away for" in str(data) for data in embedded), scenario
     print(f"API server away for {away:.1f}s; the scenario passed")
 
@@ -198,6 +200,18 @@ def test_a_training_container_stops_on_sigterm_instead_of_being_killed(
     assert exit_code == 143, f"the replica ended with exit code {exit_code}, not by SIGTERM (143)"
 
 
+def _wait_established(kubeconfig: str, crd: str, timeout: int = 120) -> None:
+    """Watches the CRD until the API server serves it (`kubectl wait --for=condition=Established` ends in an
+    error instead when it meets the CRD before it has any condition)."""
+    api = client.ApiextensionsV1Api(connect(Settings.from_user_data({"kubeconfig": kubeconfig})).api)
+    for event in watch.Watch().stream(api.list_custom_resource_definition, field_selector=f"metadata.name={crd}",
+                                      timeout_seconds=timeout):  # fmt: skip
+        conditions = event["object"].status.conditions or []
+        if any(condition.type == "Established" and condition.status == "True" for condition in conditions):
+            return
+    raise AssertionError(f"CRD {crd} not Established within {timeout}s")
+
+
 def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_others(
     layout: Layout, kubeconfig: str, tmp_path: Path
 ) -> None:
@@ -219,8 +233,7 @@ def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_ot
         subprocess.run(
             [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)], check=True, timeout=120
         )
-        subprocess.run([*kubectl, "wait", "--for=condition=Established", "crd/pytorchjobs.kubeflow.org"], check=True,
-                       timeout=120)  # fmt: skip
+        _wait_established(kubeconfig, "pytorchjobs.kubeflow.org")
         subprocess.run([*kubectl, "rollout", "restart", "-n", "kubeflow", "deployment/training-operator"], check=True,
                        timeout=60)  # fmt: skip
         subprocess.run([*kubectl, "rollout", "status", "-n", "kubeflow", "deployment/training-operator",
@@ -324,8 +337,9 @@ def test_a_worker_killed_on_the_node_fails_the_job_with_its_cause_and_leaves_not
     run, lines = _tfjob_training_until_its_wait(kubeconfig, run_id, report)
     (namespace,) = _suite_namespaces(run_id, kubectl, kubeconfig)
     admin = [kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace]
-    subprocess.run([*admin, "wait", "--for=jsonpath={.status.phase}=Running", "pod/mnist-worker-1", "--timeout=300s"],
-                   check=True, timeout=320)  # fmt: skip
+    for condition in ("create", "jsonpath={.status.phase}=Running"):  # the operator may not have made it yet
+        subprocess.run([*admin, "wait", f"--for={condition}", "pod/mnist-worker-1", "--timeout=300s"], check=True,
+                       timeout=320)  # fmt: skip
     container = subprocess.run(
         [*admin, "get", "pod/mnist-worker-1", "-o", "jsonpath={.status.containerStatuses[0].containerID}"],
         capture_output=True, text=True, check=True, timeout=60,
