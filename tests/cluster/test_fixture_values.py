@@ -1,5 +1,5 @@
-"""Namespaces from fixtures/namespace.yaml are accepted by the real API server whatever the run id and the
-scenario's name, and a radish run of scenarios named as QA writes them (a colon, a '#', `on`) passes."""
+"""Namespaces from kfcheck/fixtures/namespace.yaml are accepted by the real API server whatever the run id and
+the scenario's name, and a radish run of scenarios named as QA writes them (a colon, a '#', `on`) passes."""
 
 from __future__ import annotations
 
