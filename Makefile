@@ -4,7 +4,6 @@ SHELL := /bin/bash
 export KFCHECK_CACHE ?= $(HOME)/.cache/kfcheck
 export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
 PYTHON := $(KFCHECK_CACHE)/venv/bin/python
-export PYTHONPATH := $(CURDIR)
 
 .PHONY: setup build up down status push-images validate-profile validate-manifests test unit-tests cluster-tests fault-tests lint validate
 

@@ -1,6 +1,6 @@
 """How long a cluster name stays unresolvable after its Service appears, with and without negative caching.
 
-    PYTHONPATH=. ~/.cache/kfcheck/venv/bin/python bench/dns_negative_cache.py
+    ~/.cache/kfcheck/venv/bin/python bench/dns_negative_cache.py
 
 Starts two private CoreDNS processes on 127.0.0.1 next to the cluster's (same binary, same kubeconfig, the
 cluster's Corefile with only the port changed): one caching every answer for up to 30 s (`cache 30`, what

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${KFCHECK_CACHE:-$HOME/.cache/kfcheck}
-export KUBECONFIG=${KUBECONFIG:-${KFCHECK_STATE:-$HOME/.local/state/kfcheck}/kubeconfig} PYTHONPATH=$PWD
+export KUBECONFIG=${KUBECONFIG:-${KFCHECK_STATE:-$HOME/.local/state/kfcheck}/kubeconfig}
 out=$(mktemp -d /tmp/kfcheck-bench-failure.XXXXXX)
 start=$(date +%s.%N)
 "$cache/venv/bin/radish" features/pytorchjob.feature --tags slow -b radish --no-ansi \

@@ -1,6 +1,6 @@
 """Where each scenario's time went, from a run's Cucumber Messages (the phase tables radish_timings attached).
 
-    PYTHONPATH=. ~/.cache/kfcheck/venv/bin/python bench/scenario_phases.py reports/messages.ndjson
+    ~/.cache/kfcheck/venv/bin/python bench/scenario_phases.py reports/messages.ndjson
     ... bench/scenario_phases.py after/messages.ndjson --before before/messages.ndjson   # before and after
     ... bench/scenario_phases.py reports/messages.ndjson --detail   # and the full table of the slowest one
 

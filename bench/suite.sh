@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${KFCHECK_CACHE:-$HOME/.cache/kfcheck}
-export KUBECONFIG=${KUBECONFIG:-${KFCHECK_STATE:-$HOME/.local/state/kfcheck}/kubeconfig} PYTHONPATH=$PWD
+export KUBECONFIG=${KUBECONFIG:-${KFCHECK_STATE:-$HOME/.local/state/kfcheck}/kubeconfig}
 logs=${BENCH_LOGS:-/tmp/kfcheck-bench-suite}  # each feature's console log and cucumber JSON stay here
 mkdir -p "$logs"
 features=("$@")

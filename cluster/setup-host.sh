@@ -29,15 +29,24 @@ fi
 
 # The venv is made from Debian's Python 3.11 with its site-packages visible, so Debian's CPU build of
 # PyTorch (python3-torch) serves the training tests: PyPI's Linux torch wheels pull gigabytes of CUDA.
+# It is made once. When the hash-locked requirements (requirements/*.txt, made from requirements/*.in),
+# pyproject.toml or this checkout's path change (the stamp below), the lock is installed into it again
+# (pip replaces what changed; a package the lock no longer names stays until the venv is removed) and
+# then the project, editable, so `kfcheck` and `import kfcheck` work from any directory.
 venv=$cache/venv
-stamp=$venv/.requirements.sha256
-want=$( (cat "$here/requirements.txt"; echo debian-python3-system-site) | sha256sum | cut -d' ' -f1)
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+stamp=$venv/.kfcheck-install.sha256
+want=$( (cat "$here"/requirements/{runtime,dev}.txt "$here/pyproject.toml"; echo "debian-python3-system-site $here") |
+  sha256sum | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || ! grep -qx 'include-system-site-packages = true' "$venv/pyvenv.cfg" 2>/dev/null; then
   echo "[setup] Python environment in $venv"
   rm -rf "$venv"
   /usr/bin/python3 -m venv --system-site-packages "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r "$here/requirements.txt"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] Python packages of requirements/dev.txt and kfcheck (editable) in $venv"
+  "$venv/bin/pip" install -q --require-hashes -r "$here/requirements/dev.txt"
+  "$venv/bin/pip" install -q --no-deps -e "$here"
   echo "$want" > "$stamp"
 fi
 

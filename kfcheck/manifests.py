@@ -1,4 +1,5 @@
-"""Objects come from fixtures/*.yaml templates: parsed first, then their `${name}` placeholders filled.
+"""Objects come from kfcheck/fixtures/*.yaml templates (package data, installed with kfcheck): parsed first,
+then their `${name}` placeholders filled.
 
 The template is parsed as YAML before any value goes in, so a value can never change the document's
 structure or another value's type:
@@ -23,7 +24,7 @@ import yaml
 
 from kfcheck.kube import Kube
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _WHOLE = re.compile(r"\$\{(?P<name>[_a-zA-Z][_a-zA-Z0-9]*)\}")
 
 
@@ -109,7 +110,7 @@ def _parse(fixture: str) -> list[Any]:
 
 
 def render(fixture: str, **values: Any) -> list[dict[str, Any]]:
-    """The objects of fixtures/<fixture>.yaml with its placeholders filled (see the module's rules)."""
+    """The objects of kfcheck/fixtures/<fixture>.yaml with its placeholders filled (see the module's rules)."""
     filler = _Filler(f"{fixture}.yaml", values)
     objects = [filler.value(document) for document in _parse(fixture)]
     unused = sorted(set(values) - filler.used)

@@ -64,7 +64,7 @@ def slug(text: str, length: int) -> str:
 
 
 def namespace_object(prefix: str, scenario: str, *, keep: bool = False, run: str | None = None) -> dict[str, Any]:
-    """The Namespace of one scenario, from fixtures/namespace.yaml (the scenario's name as given)."""
+    """The Namespace of one scenario, from kfcheck/fixtures/namespace.yaml (the scenario's name as given)."""
     name = f"{prefix}-{slug(scenario, 40)}-{secrets.token_hex(3)}"
     (namespace,) = manifests.render(
         "namespace", name=name, run_id=run or run_id(), scenario=scenario[:200],

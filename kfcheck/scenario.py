@@ -61,7 +61,7 @@ class Scenario:
         return not self.shared_namespace or self.suffix in name
 
     def create(self, fixture: str, **values: Any) -> list[dict[str, Any]]:
-        """Creates the objects of fixtures/<fixture>.yaml in the scenario's namespace, labelled as its own."""
+        """Creates the objects of kfcheck/fixtures/<fixture>.yaml in the scenario's namespace, labelled as its own."""
         return self.create_objects(manifests.render(fixture, **values))
 
     def create_objects(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

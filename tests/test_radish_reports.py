@@ -29,7 +29,6 @@ RADISH = Path(sys.executable).with_name("radish")
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 FEATURE = "demo-of-the-report-plumbing"
 FAILING = f"{FEATURE};a-step-fails-and-the-rest-are-skipped"
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 def run_radish(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[int, str, Path]:
@@ -38,7 +37,7 @@ def run_radish(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -
     result = subprocess.run(
         [str(RADISH), str(FIXTURES / "demo.feature"), "-b", str(FIXTURES / "steps"), "--no-ansi",
          "--cucumber-json", str(report), *extra],
-        capture_output=True, text=True, timeout=120, check=False, env={**ENV, **(env or {})},
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **(env or {})},
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr, report
 
@@ -46,7 +45,7 @@ def run_radish(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -
 def kfcheck_run(reports_dir: Path, *radish_args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = subprocess.run(
         [sys.executable, "-m", "kfcheck", "run", "--reports", str(reports_dir), *radish_args],
-        capture_output=True, text=True, timeout=180, check=False, cwd=REPO, env={**ENV, **(env or {})},
+        capture_output=True, text=True, timeout=180, check=False, cwd=REPO, env={**os.environ, **(env or {})},
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 
@@ -434,7 +433,7 @@ def test_an_interrupted_run_still_writes_complete_reports(signum: signal.Signals
     process = subprocess.Popen(
         [sys.executable, "-m", "kfcheck", "run", "--reports", str(tmp_path / "reports"), str(slow / "slow.feature"),
          "-b", str(slow / "steps")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=ENV,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
     )  # fmt: skip
     assert process.stdout is not None
     deadline = time.monotonic() + 60

@@ -145,6 +145,9 @@ COMPONENTS: tuple[Component, ...] = (
               before=lambda layout: apply_manifest(layout, "coredns-rbac.yaml")),
     Component("kube-proxy", _kube_proxy, ((LOCAL, 10249), (LOCAL, 10256)),
               ("kube-proxy healthz", lambda _l: host.port_in_use(LOCAL, 10256), 60)),
+    # The provisioner outlives the `up` that starts it: PYTHONPATH pins it to the code that started it (this
+    # checkout), found even when that python has no kfcheck installed (python -m from a checkout) or its
+    # editable install points at another checkout sharing the venv.
     Component("provisioner", _provisioner, before=_node_services, env={"PYTHONPATH": str(CLUSTER_DIR.parent)}),
 )  # fmt: skip
 BY_NAME = {component.name: component for component in COMPONENTS}

@@ -1,5 +1,5 @@
-"""Namespaces from fixtures/namespace.yaml are accepted by the real API server whatever the run id and the
-scenario's name, and a radish run of scenarios named as QA writes them (a colon, a '#', `on`) passes."""
+"""Namespaces from kfcheck/fixtures/namespace.yaml are accepted by the real API server whatever the run id and
+the scenario's name, and a radish run of scenarios named as QA writes them (a colon, a '#', `on`) passes."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_radish_runs_scenarios_named_with_a_colon_a_hash_and_on_under_an_all_dig
     result = subprocess.run(
         [str(RADISH), str(feature), "-b", "radish", "--no-ansi", "--cucumber-json", str(report)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+        env={**os.environ, "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

@@ -31,7 +31,7 @@ def test_the_suite_runs_from_images_pushed_to_another_registry(kubeconfig: str, 
         [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "smoke",
          "--cucumber-json", str(report), "-u", f"registry={MIRROR}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+        env={**os.environ, "KUBECONFIG": kubeconfig},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     steps = [step for element in json.loads(report.read_text())[0]["elements"] for step in element["steps"]]
@@ -60,7 +60,7 @@ def test_a_profile_user_with_kubeflow_edit_rights_runs_every_feature_it_may(
          "-u", f"namespace={profile.NAMESPACE}", "-u", f"registry={REGISTRY}",
          "-u", f"push_registry={IN_CLUSTER_REGISTRY}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=3600, check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": user_kubeconfig},
+        env={**os.environ, "KUBECONFIG": user_kubeconfig},
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

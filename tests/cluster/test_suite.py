@@ -32,7 +32,7 @@ def radish(*args: str, kubeconfig: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+        env={**os.environ, "KUBECONFIG": kubeconfig},
     )
 
 

@@ -21,7 +21,7 @@ def test_a_tfjob_scenario_reports_its_phases_and_the_components_usage(kubeconfig
         [sys.executable, "-m", "kfcheck", "run", "--reports", str(tmp_path), "features/tfjob.feature", "-b", "radish",
          "--no-ansi", "--tags", "not slow"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, "KUBECONFIG": kubeconfig},
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     messages = tmp_path / "messages.ndjson"  # the attachments as recorded (cucumber JSON folds them into text)

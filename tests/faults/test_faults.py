@@ -86,7 +86,7 @@ def test_an_api_server_outage_during_training_does_not_fail_the_scenario(
         [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
          "--cucumber-json", str(report)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+        env={**os.environ, "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
     )  # fmt: skip
     assert run.stdout is not None
     lines: list[str] = []
@@ -128,7 +128,7 @@ def _tfjob_training_until_its_wait(
         [str(RADISH), "features/tfjob.feature", "-b", "radish", "--no-ansi", "--tags", "slow",
          "--cucumber-json", str(report)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+        env={**os.environ, "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
     )  # fmt: skip
     assert run.stdout is not None
     lines = []
@@ -227,7 +227,7 @@ def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_ot
             [str(RADISH), "features/pytorchjob.feature", "features/tfjob.feature", "-b", "radish", "--no-ansi",
              "--tags", "smoke", "--cucumber-json", str(report)],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+            env={**os.environ, "KUBECONFIG": kubeconfig},
         )  # fmt: skip
     finally:
         subprocess.run(
@@ -263,7 +263,7 @@ def test_ctrl_c_during_a_feature_leaves_nothing_behind(feature: str, layout: Lay
     run = subprocess.Popen(
         [str(RADISH), f"features/{feature}.feature", "-b", "radish", "--no-ansi"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+        env={**os.environ, "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
     )  # fmt: skip
     assert run.stdout is not None
     lines = []
@@ -310,7 +310,7 @@ def test_the_poddefault_webhook_down_while_a_notebook_is_created_fails_with_the_
             [str(RADISH), "features/poddefault.feature", "-b", "radish", "--no-ansi", "--tags", "smoke",
              "--cucumber-json", str(report)],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": kubeconfig},
+            env={**os.environ, "KUBECONFIG": kubeconfig},
         )  # fmt: skip
         took = time.monotonic() - started
     finally:
