@@ -46,10 +46,15 @@ def connect(settings: Settings, request_timeout: float = 5.0) -> Kube:
             f"the cluster at {server} (kubeconfig {path}) does not answer: {error.__class__.__name__}: "
             f"{str(error)[:200]}. Start it with `make up`, or point -u kubeconfig=/-u context= at a running one"
         ) from None
+    dynamic = DynamicClient(api)
+    # The client keeps what discovery found in a file shared by every run against this server address
+    # (tempdir/osrcp-<hash>.json) and trusts it: an API removed since (a CRD deleted, Kubeflow upgraded)
+    # would still look served. A run discovers what the cluster serves now.
+    dynamic.resources.invalidate_cache()
     return Kube(
         api=api,
         core=client.CoreV1Api(api),
         apps=client.AppsV1Api(api),
         custom=client.CustomObjectsApi(api),
-        dynamic=DynamicClient(api),
+        dynamic=dynamic,
     )
