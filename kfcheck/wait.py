@@ -116,7 +116,11 @@ class WaitFailed(AssertionError):
 
 
 FAILED_CREATE_REPEATS = 3  # a controller that failed this often will not succeed by itself
-REPEATED_FAILURES = {"FailedCreate": "cannot create its pods", "ProvisioningFailed": "cannot get a volume"}
+REPEATED_FAILURES = {
+    "FailedCreate": "cannot create its pods",  # Kubernetes' own controllers (the Jobs of Trainer's JobSets)
+    "FailedCreatePod": "cannot create its pods",  # the training operator, for PyTorchJob and TFJob replicas
+    "ProvisioningFailed": "cannot get a volume",
+}
 
 
 def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lambda _name: True) -> list[str]:

@@ -623,3 +623,13 @@ def test_reconcile_leaves_a_notebook_being_deleted_alone() -> None:
     cluster = FakeCluster(nb)
     controller_on(cluster).reconcile(NAMESPACE, "nb")
     assert cluster.writes == []
+
+
+@pytest.mark.parametrize("version", ["admission.k8s.io/v1beta1", "admission.k8s.io/v1"])
+def test_the_webhook_answers_in_the_version_the_api_server_asked_in(version: str) -> None:
+    """kubeflow/manifests registers [v1beta1, v1]: the API server asks in v1beta1 and refuses a v1 answer."""
+    review = {"apiVersion": version, "kind": "AdmissionReview",
+              "request": {"uid": "u1", "namespace": NAMESPACE, "object": pod()}}  # fmt: skip
+    answer = wh.admission_response(review, lister_of([]))
+    assert (answer["apiVersion"], answer["kind"]) == (version, "AdmissionReview")
+    assert answer["response"]["uid"] == "u1" and answer["response"]["allowed"] is True

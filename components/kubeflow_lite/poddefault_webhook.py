@@ -342,7 +342,11 @@ def review(pod: dict[str, Any], request_namespace: str, list_poddefaults: PodDef
 
 
 def admission_response(review_request: dict[str, Any], list_poddefaults: PodDefaultLister) -> dict[str, Any]:
-    """The AdmissionReview (admission.k8s.io/v1) answering one."""
+    """The AdmissionReview answering one, in the request's version. kubeflow/manifests registers the webhook
+    with admissionReviewVersions [v1beta1, v1], so the API server asks in v1beta1 and fails on an answer in
+    v1 ("converting (v1.AdmissionReview) to (v1beta1.AdmissionReview)"); upstream's handler
+    (components/admission-webhook/main.go, func serve) answers without apiVersion/kind, which only v1beta1
+    accepts. Answering in the request's version works for both registrations."""
     request = review_request.get("request") or {}
     decision = review(request.get("object") or {}, request.get("namespace") or "", list_poddefaults)
     response: dict[str, Any] = {"uid": request.get("uid", ""), "allowed": decision.allowed}
@@ -354,7 +358,8 @@ def admission_response(review_request: dict[str, Any], list_poddefaults: PodDefa
     if decision.applied or not decision.allowed:
         pod_name = ((request.get("object") or {}).get("metadata") or {}).get("name", "")
         LOG.info("pod %s: %s", pod_name, decision.message or f"applied {decision.applied}")
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+    version = review_request.get("apiVersion") or "admission.k8s.io/v1"
+    return {"apiVersion": version, "kind": "AdmissionReview", "response": response}
 
 
 def handler_for(list_poddefaults: PodDefaultLister) -> type[http.server.BaseHTTPRequestHandler]:

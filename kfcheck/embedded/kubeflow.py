@@ -113,13 +113,18 @@ def record_cluster(layout: Layout, *, kubeflow_install: str | None) -> None:
 def install(layout: Layout, how: str = "helm", *, timeout_seconds: int = 600) -> None:
     """Installs the components (`helm` or `manifests`), waiting until every one is available and serves."""
     started = time.monotonic()
-    for name in (*COMPONENT_IMAGES, *WORKLOAD_IMAGES):
+    components = (*COMPONENT_IMAGES, *(trainer.IMAGES if how == "manifests" else ()))
+    rebuilt = [name for name in components if images.build(name, layout)]
+    for name in WORKLOAD_IMAGES:
         images.build(name, layout)
     if how == "manifests":
         install_manifests(layout, timeout_seconds)
     else:
         chart = stage_chart(layout)
         tools.helm_install(layout, RELEASE, chart, NAMESPACE, [chart / "crds"], timeout_seconds)
+    # a component image rebuilt under the same tag changes no Deployment: its running pods are replaced
+    tools.restart_deployments_using(layout, NAMESPACE, [f"{REGISTRY}/{name}:{images.TAG}" for name in rebuilt],
+                                    timeout_seconds)  # fmt: skip
     print(f"[kfcheck up] Kubeflow components ({how}) ready after {time.monotonic() - started:.0f}s", flush=True)
 
 

@@ -124,6 +124,27 @@ def wait_components(layout: Layout, namespace: str, timeout_seconds: int) -> Non
     wait_webhooks_serve(layout, namespace, timeout_seconds)
 
 
+def restart_deployments_using(layout: Layout, namespace: str, images: list[str], timeout_seconds: int) -> None:
+    """Restarts the namespace's Deployments that run one of the images (rebuilt under the same tag, which
+    changes nothing in their spec), then waits for them as for an install."""
+    if not images:
+        return
+    listed = json.loads(kubectl(layout, "get", "deployments", f"--namespace={namespace}", "-o", "json"))
+    using = sorted(
+        deployment["metadata"]["name"]
+        for deployment in listed["items"]
+        if any(container["image"] in images for container in deployment["spec"]["template"]["spec"]["containers"])
+    )
+    if not using:
+        return
+    print(f"[kfcheck up] {', '.join(images)} rebuilt: restarting {', '.join(using)}", flush=True)
+    kubectl(layout, "rollout", "restart", f"--namespace={namespace}", *(f"deployment/{name}" for name in using))
+    for name in using:
+        kubectl(layout, "rollout", "status", f"--namespace={namespace}", f"deployment/{name}",
+                f"--timeout={timeout_seconds}s")  # fmt: skip
+    wait_webhooks_serve(layout, namespace, timeout_seconds)
+
+
 def webhook_addresses(layout: Layout, namespace: str) -> dict[str, tuple[str, int]]:
     """The cluster IP and port of every admission webhook served from the namespace, by webhook name."""
     configurations = json.loads(kubectl(layout, "get", "validatingwebhookconfigurations,mutatingwebhookconfigurations",

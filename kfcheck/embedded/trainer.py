@@ -101,10 +101,11 @@ def apply_runtimes(layout: Layout, timeout_seconds: int) -> None:
 def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
     """helm upgrade --install of Trainer (+ JobSet), then its CRDs' runtimes; waits until all are usable."""
     started = time.monotonic()
-    for name in IMAGES:
-        images.build(name, layout)
+    rebuilt = [name for name in IMAGES if images.build(name, layout)]
     chart = stage_chart(layout)
     crds = [chart / "crds", chart / "charts" / "jobset" / "crds"]
     tools.helm_install(layout, RELEASE, chart, NAMESPACE, crds, timeout_seconds, f"--values={VALUES}")
+    tools.restart_deployments_using(layout, NAMESPACE, [f"{REGISTRY}/{name}:{images.TAG}" for name in rebuilt],
+                                    timeout_seconds)  # fmt: skip
     apply_runtimes(layout, timeout_seconds=120)
     print(f"[kfcheck up] Kubeflow Trainer ready after {time.monotonic() - started:.0f}s", flush=True)

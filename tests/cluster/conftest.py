@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,11 @@ from string import Template
 
 import pytest
 
+from kfcheck import diagnostics, namespaces, wait
+from kfcheck.config import Settings
 from kfcheck.embedded.layout import REGISTRY, Layout
+from kfcheck.kube import connect
+from kfcheck.scenario import Scenario
 
 MANIFESTS = Path(__file__).parent / "manifests"
 CHECK_IMAGE = f"{REGISTRY}/cluster-check:latest"
@@ -20,9 +23,14 @@ CHECK_IMAGE = f"{REGISTRY}/cluster-check:latest"
 
 @dataclass
 class Kubectl:
+    """kubectl in one test's namespace, for what the tests exercise through kubectl itself (apply of their
+    manifests, logs, exec, port checks). The namespace, the waits and the evidence of a failed wait are the
+    suite's own (kfcheck.namespaces, kfcheck.wait, kfcheck.diagnostics), as for any scenario."""
+
     binary: str
     kubeconfig: str
     namespace: str
+    scenario: Scenario | None = None
 
     def __call__(
         self,
@@ -46,27 +54,31 @@ class Kubectl:
         )
         return self("apply", *flags, "-f", "-", stdin=text)
 
+    def _evidence(self) -> str:
+        if self.scenario is None:
+            return ""
+        return "\n".join(f"--- {name}\n{text}" for name, text in diagnostics.gather(self.scenario).items())
+
     def wait_completed(self, pod: str, timeout: int = 120) -> str:
-        """Watches the pod until it Succeeded or Failed; a failure is reported with its logs at once."""
-        out = self(
-            "get", f"pod/{pod}", "--watch", "--output-watch-events=false",
-            "-o", "jsonpath={.status.phase}{'\\n'}", f"--request-timeout={timeout}s",
-            check=False, timeout=timeout + 5, until=("Succeeded", "Failed"),
-        )  # fmt: skip
-        phase = out.strip().splitlines()[-1] if out.strip() else "(none)"
-        if phase != "Succeeded":
-            logs = self("logs", pod, check=False)
-            raise AssertionError(f"pod {pod} ended {phase}; logs:\n{logs}")
+        """The suite's pod wait (a watch, failing at once on a visible cause); its log, or the evidence."""
+        assert self.scenario is not None, "wait_completed needs the test's scenario (the kubectl fixture)"
+        kube = self.scenario.kube
+        try:
+            wait.wait_for(
+                kube, f"pod {self.namespace}/{pod} to complete", kube.core.list_namespaced_pod, self.namespace, pod,
+                done=wait.pod_succeeded, failed=wait.pod_failure, timeout=timeout,
+            )  # fmt: skip
+        except wait.WaitFailed as error:
+            raise AssertionError(f"{error}\n{self._evidence()}") from None
         return self("logs", pod)
 
     def wait(self, target: str, condition: str, timeout: int = 120) -> None:
-        """`kubectl wait` watches the object until the condition holds or the deadline passes."""
+        """`kubectl wait` watches the object until the condition holds or the deadline passes; a miss is
+        reported with the suite's evidence of the namespace (events, pod logs, objects)."""
         try:
             self("wait", target, f"--for={condition}", f"--timeout={timeout}s", timeout=timeout + 10)
         except AssertionError as error:
-            described = self("describe", target, check=False)
-            events = self("get", "events", "--sort-by=.lastTimestamp", check=False)
-            raise AssertionError(f"{error}\n--- describe\n{described}\n--- events\n{events}") from None
+            raise AssertionError(f"{error}\n{self._evidence()}") from None
 
 
 def _read_until(argv: list[str], words: tuple[str, ...], timeout: float) -> str:
@@ -97,18 +109,23 @@ def kubeconfig(layout: Layout) -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def settings(kubeconfig: str) -> Settings:
+    return Settings.from_user_data({"kubeconfig": kubeconfig})
+
+
 @pytest.fixture
-def kubectl(layout: Layout, kubeconfig: str, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    """kubectl bound to a fresh namespace that is deleted after the test, whatever happened."""
-    binary = str(layout.binary("kubernetes", "kubectl"))
-    slug = request.node.name.replace("_", "-").lower()[:40].strip("-")
-    namespace = f"check-{slug}-{secrets.token_hex(3)}"
-    cluster_scope = Kubectl(binary, kubeconfig, "default")
-    cluster_scope("create", "namespace", namespace)
-    cluster_scope("label", "namespace", namespace, "app.kubernetes.io/managed-by=kfcheck-tests")
-    # Pods are refused until the namespace's default ServiceAccount exists (made asynchronously).
-    cluster_scope("wait", f"--namespace={namespace}", "--for=create", "serviceaccount/default", "--timeout=30s")
+def kubectl(layout: Layout, settings: Settings, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
+    """kubectl bound to the test's own namespace, made and removed as a scenario's (kfcheck.namespaces:
+    labelled with the run, deleted after the test whatever happened, swept if the run dies)."""
+    kube = connect(settings)
+    scenario = namespaces.start(kube, settings, f"check {request.node.name}")
     try:
-        yield Kubectl(binary, kubeconfig, namespace)
+        # pods are refused until the namespace's default ServiceAccount exists (made asynchronously)
+        wait.wait_for(
+            kube, f"the default ServiceAccount of {scenario.namespace}", kube.core.list_namespaced_service_account,
+            scenario.namespace, "default", done=lambda _account: True, timeout=30, watch_pods=False,
+        )  # fmt: skip
+        yield Kubectl(str(layout.binary("kubernetes", "kubectl")), settings.kubeconfig, scenario.namespace, scenario)
     finally:
-        cluster_scope("delete", "namespace", namespace, "--wait=false", check=False)
+        namespaces.finish(scenario)

@@ -1,0 +1,41 @@
+"""The shared detector of causes that will not resolve by themselves (kfcheck.wait.pod_problems), on
+objects shaped as the kubernetes client returns them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from kfcheck import wait
+
+
+def _kube(events: list[Any]) -> Any:
+    core = SimpleNamespace(
+        list_namespaced_event=lambda _namespace, field_selector: SimpleNamespace(items=events),
+        list_namespaced_pod=lambda _namespace: SimpleNamespace(items=[]),
+    )
+    return SimpleNamespace(core=core)
+
+
+def _event(reason: str, count: int, kind: str = "TFJob", name: str = "mnist") -> Any:
+    involved = SimpleNamespace(kind=kind, name=name)
+    return SimpleNamespace(reason=reason, count=count, involved_object=involved, message=f"Error creating: {reason}")
+
+
+@pytest.mark.parametrize("reason", ["FailedCreatePod", "FailedCreate"])
+def test_a_controller_that_keeps_failing_to_create_its_pods_is_a_cause(reason: str) -> None:
+    """The training operator reports FailedCreatePod (a webhook refusing its pods), Kubernetes' Job
+    controller FailedCreate: either, repeated, ends a wait at once instead of at its deadline."""
+    (problem,) = wait.pod_problems(_kube([_event(reason, wait.FAILED_CREATE_REPEATS)]), "ns")
+    assert problem.startswith("TFJob mnist cannot create its pods") and "Error creating" in problem
+
+
+def test_a_single_failed_create_is_not_yet_a_cause() -> None:
+    assert wait.pod_problems(_kube([_event("FailedCreatePod", 1)]), "ns") == []
+
+
+def test_another_scenarios_failures_in_a_shared_namespace_are_not_ours() -> None:
+    events = [_event("FailedCreatePod", 5, name="theirs")]
+    assert wait.pod_problems(_kube(events), "ns", owned=lambda name: name == "mnist") == []
