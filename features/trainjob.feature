@@ -7,7 +7,7 @@ Feature: Distributed PyTorch training with Kubeflow Trainer's TrainJob
   Background:
     Given the cluster serves Kubeflow Trainer's TrainJob API
 
-  @smoke
+  @smoke @jobset
   Scenario: Trainer wires 2 nodes together for torchrun
     When I submit a TrainJob "wiring" on the torch-distributed runtime that only checks its wiring, with 2 nodes
     Then the TrainJob "wiring" completes within the timeout
@@ -24,6 +24,7 @@ Feature: Distributed PyTorch training with Kubeflow Trainer's TrainJob
     When I submit a TrainJob "orphan" on the runtime "kfcheck-no-such-runtime"
     Then the TrainJob "orphan" is refused or fails because runtime "kfcheck-no-such-runtime" is not found
 
+  @jobset
   Scenario: A suspended TrainJob runs no pod until it is resumed
     When I submit a suspended TrainJob "paused" on the torch-distributed runtime, with 2 nodes
     Then the TrainJob "paused" reports itself suspended and runs no pod

@@ -82,7 +82,13 @@ def objects_yaml(scenario: Scenario) -> str:
             resource = scenario.kube.dynamic.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError:
             continue
-        items = resource.get(namespace=scenario.namespace).items
+        try:
+            items = resource.get(namespace=scenario.namespace).items
+        except ApiException as error:
+            if error.status != 403:
+                raise
+            found.append({"kind": kind, "note": f"not listed: this user may not list {kind} (403)"})
+            continue
         found.extend(item.to_dict() for item in items if mine(item.metadata.name))
     for obj in found:
         (obj.get("metadata") or {}).pop("managedFields", None)

@@ -52,7 +52,6 @@ BY_FEATURE_TAG: dict[str, list[Permission]] = {
     "kaniko": _grant("", ("persistentvolumeclaims", "configmaps"), WRITE),
     "trainer": [
         *_grant("trainer.kubeflow.org", ("trainjobs",), (*READ, *WRITE, "patch")),
-        *_grant("jobset.x-k8s.io", ("jobsets",), ("get",)),
         *_grant("batch", ("jobs",), ("list",)),
     ],
     # helm upgrade/rollback of the Kubeflow release: its release Secrets and the Deployments of the chart, in
@@ -63,6 +62,10 @@ BY_FEATURE_TAG: dict[str, list[Permission]] = {
         *_grant("kubeflow.org", ("pytorchjobs",), READ + WRITE),
     ],
 }
+# Scenarios (by their own tag) that need more than their feature: kubeflow/manifests aggregates TrainJobs into
+# kubeflow-edit but not JobSets, so a Profile user runs TrainJobs and only the scenarios reading the JobSet
+# Trainer made are skipped.
+BY_SCENARIO_TAG: dict[str, list[Permission]] = {"jobset": _grant("jobset.x-k8s.io", ("jobsets",), ("get",))}
 NAMESPACE_PER_SCENARIO = _grant("", ("namespaces",), ("create", "delete", "list"), CLUSTER)
 
 
@@ -83,12 +86,19 @@ def allowed(kube: Kube, permission: Permission, namespace: str | None) -> bool:
     return bool(result.status.allowed)
 
 
-def needed(feature_tags: set[str]) -> list[Permission]:
-    """What features with these tags need in a scenario's namespace."""
+def needed(tags: set[str]) -> list[Permission]:
+    """What features and scenarios with these tags need in a scenario's namespace."""
     found = set(EVERY_SCENARIO)
-    for tag in feature_tags:
-        found.update(BY_FEATURE_TAG.get(tag, []))
+    for tag in tags:
+        found.update(BY_FEATURE_TAG.get(tag, []) + BY_SCENARIO_TAG.get(tag, []))
     return sorted(found)
+
+
+def scenario_lacks(checker: Checker, tags: set[str]) -> str | None:
+    """Why a scenario (its own tags and its feature's) cannot run for lack of permissions, or None. Its
+    feature's needs were checked before the run (preflight); the checker asks each permission once."""
+    lacking = checker.missing(needed(tags & set(BY_SCENARIO_TAG)))
+    return report(lacking) if lacking else None
 
 
 class Checker:

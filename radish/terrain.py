@@ -46,6 +46,7 @@ def configure(features, marker):
             "correct or remove that -u value (`python -m kfcheck config` lists every key, its default and meaning)",
         )
     world.kube = None
+    world.permissions = None
     world.skipped_features = {}
     if is_dry_run():
         return
@@ -53,6 +54,7 @@ def configure(features, marker):
         world.kube = connect(world.settings)
         world.settings.check_images()
         checker = permissions.Checker(world.kube, world.settings.namespace or None, world.settings.kubeflow_namespace)
+        world.permissions = checker
         world.skipped_features = permissions.preflight(
             checker, {feature.sentence: {tag.name for tag in feature.tags} for feature in features}
         )
@@ -89,6 +91,11 @@ def start_scenario(scenario):
     feature = feature_of(scenario).sentence
     if feature in world.skipped_features:
         mark_skipped(scenario, world.skipped_features[feature])
+        return
+    tags = {tag.name for tag in scenario.all_tags}
+    lacking = permissions.scenario_lacks(world.permissions, tags) if world.permissions else None
+    if lacking:
+        mark_skipped(scenario, lacking)
         return
     try:
         scenario.context.kfcheck = namespaces.start(world.kube, world.settings, scenario.sentence)

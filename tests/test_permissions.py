@@ -30,7 +30,8 @@ def granted() -> set[Permission]:
 
 
 def test_the_shipped_roles_grant_exactly_what_the_features_need() -> None:
-    needed = set(permissions.needed(set(permissions.BY_FEATURE_TAG))) | set(permissions.NAMESPACE_PER_SCENARIO)
+    tags = set(permissions.BY_FEATURE_TAG) | set(permissions.BY_SCENARIO_TAG)
+    needed = set(permissions.needed(tags)) | set(permissions.NAMESPACE_PER_SCENARIO)
     assert granted() == needed
 
 
