@@ -17,7 +17,7 @@ build: setup
 # switching is `make down` then `make up KUBEFLOW_INSTALL=...`.
 KUBEFLOW_INSTALL ?= helm
 up: build
-	@$(PYTHON) -m kfcheck.embedded up --no-build --install $(KUBEFLOW_INSTALL)
+	@$(PYTHON) -m kfcheck.embedded up --no-build --install $(KUBEFLOW_INSTALL) $(if $(SWITCH),--switch,)
 
 down:
 	@$(PYTHON) -m kfcheck.embedded down
@@ -51,7 +51,11 @@ fault-tests: up
 
 # The project's tests: lint, unit tests, the real cluster's tests, the full radish run (make validate), the
 # fault tests, then every feature again on the kubeflow/manifests-style install (make validate-manifests).
-test: lint unit-tests cluster-tests
+# It starts from the Helm install whatever an interrupted run left (SWITCH=1: a cluster with the other one is
+# taken down first).
+test: lint unit-tests
+	@$(MAKE) --no-print-directory up SWITCH=1
+	@$(MAKE) --no-print-directory cluster-tests
 	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig
 	@$(MAKE) --no-print-directory fault-tests
 	@$(MAKE) --no-print-directory validate-manifests
@@ -61,11 +65,10 @@ test: lint unit-tests cluster-tests
 # (reports in $(REPORTS)/manifests; the Helm feature is skipped, with its reason) and as the Profile user
 # ($(REPORTS)/manifests/profile), and the cluster is switched back to the Helm install, also after a failure.
 validate-manifests: setup
-	@$(MAKE) --no-print-directory down && $(MAKE) --no-print-directory up KUBEFLOW_INSTALL=manifests \
+	@$(MAKE) --no-print-directory up KUBEFLOW_INSTALL=manifests SWITCH=1 \
 	  && $(MAKE) --no-print-directory validate REPORTS=$(REPORTS)/manifests KUBECONFIG=$(KFCHECK_STATE)/kubeconfig \
 	  && $(MAKE) --no-print-directory validate-profile REPORTS=$(REPORTS)/manifests KUBEFLOW_INSTALL=manifests; \
-	  status=$$?; $(MAKE) --no-print-directory down && $(MAKE) --no-print-directory up KUBEFLOW_INSTALL=helm \
-	  && exit $$status
+	  status=$$?; $(MAKE) --no-print-directory up KUBEFLOW_INSTALL=helm SWITCH=1 && exit $$status
 
 # The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports: the run
 # as Cucumber Messages (messages.ndjson) and, made from them, cucumber.json, junit.xml and cucumber.html, also

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
     parser.add_argument("--install", default="helm", choices=kubeflow.INSTALLS,
                         help="up: Kubeflow from our Helm chart, or by kustomize as kubeflow/manifests")  # fmt: skip
+    parser.add_argument("--switch", action="store_true", help="up: take down a cluster with the other install first")
     parser.add_argument("--registry", help="push-images: the registry your cluster pulls from (host[:port][/path])")
     parser.add_argument("--tls-verify", default="true", choices=["true", "false"], help="push-images: verify TLS")
     parser.add_argument("--authfile", help="push-images: credentials for the registry (docker config.json format)")
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             host.build_binaries(layout)
         elif args.command == "up":
             with_kubeflow = not args.no_kubeflow
-            cluster.up(layout, build=not args.no_build, with_kubeflow=with_kubeflow, kubeflow_install=args.install)
+            cluster.up(layout, build=not args.no_build, with_kubeflow=with_kubeflow, kubeflow_install=args.install,
+                       switch=args.switch)  # fmt: skip
             print(f"export KUBECONFIG={layout.kubeconfig}")
         elif args.command == "down":
             cluster.down(layout)

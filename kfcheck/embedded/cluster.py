@@ -98,10 +98,22 @@ def start_ready(layout: Layout, component: Component) -> HostProcess:
     return process
 
 
-def up(layout: Layout, *, build: bool = True, with_kubeflow: bool = True, kubeflow_install: str = "helm") -> None:
+def up(
+    layout: Layout,
+    *,
+    build: bool = True,
+    with_kubeflow: bool = True,
+    kubeflow_install: str = "helm",
+    switch: bool = False,
+) -> None:
     """Builds what is missing, starts what does not run, waits for the node (and Kubeflow, installed the way
-    kubeflow_install names: `helm` or `manifests`) to be ready."""
+    kubeflow_install names: `helm` or `manifests`) to be ready. With switch, a cluster that has the other
+    install is taken down first (what `make down` does) instead of refused."""
     started = time.monotonic()
+    running = kubeflow.recorded_install(layout)
+    if with_kubeflow and switch and running not in (None, kubeflow_install):
+        log(f"the cluster has the {running} install of Kubeflow: taking it down to install with {kubeflow_install}")
+        down(layout)
     if with_kubeflow:
         kubeflow.check_install(layout, kubeflow_install)
     host.check_host()
