@@ -12,6 +12,7 @@ in `outages` for the report).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lamb
     problems = []
     for event in kube.core.list_namespaced_event(namespace, field_selector="type=Warning").items:
         repeated = (event.count or 1) >= FAILED_CREATE_REPEATS and owned(event.involved_object.name)
-        if repeated and event.reason in REPEATED_FAILURES:
+        if repeated and event.reason in REPEATED_FAILURES and not _api_server_unreachable(event.message or ""):
             subject = f"{event.involved_object.kind} {event.involved_object.name}"
             problems.append(f"{subject} {REPEATED_FAILURES[event.reason]} ({event.count} times): {event.message}")
     for pod in kube.core.list_namespaced_pod(namespace).items:
@@ -151,6 +152,17 @@ def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lamb
                     continue
                 problems.append(f"pod {pod.metadata.name} cannot be scheduled: {condition.message}")
     return problems
+
+
+# A Go client's error for a request that got no answer at all: `Post "https://10.96.0.1:443/...": dial tcp ...`.
+_NO_ANSWER = re.compile(r'^(?:Error creating: )?(?:Get|Post|Put|Patch|Delete) "https?://[^"]+": ')
+
+
+def _api_server_unreachable(message: str) -> bool:
+    """The controller could not reach the API server (it was away: restarted, an outage), so the failure says
+    nothing about what it creates and ends when the server is back. A refusal the API server gave (a webhook
+    that denies or does not answer, a quota) carries the server's own message instead."""
+    return bool(_NO_ANSWER.match(message))
 
 
 NODE_CONDITION_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")

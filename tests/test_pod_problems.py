@@ -39,3 +39,22 @@ def test_a_single_failed_create_is_not_yet_a_cause() -> None:
 def test_another_scenarios_failures_in_a_shared_namespace_are_not_ours() -> None:
     events = [_event("FailedCreatePod", 5, name="theirs")]
     assert wait.pod_problems(_kube(events), "ns", owned=lambda name: name == "mnist") == []
+
+
+def test_failures_to_reach_the_api_server_are_an_outage_not_a_cause() -> None:
+    """During an API server outage the operator's creates get no answer; they succeed once it is back."""
+    outage = _event("FailedCreatePod", 13)
+    outage.message = ('Error creating: Post "https://10.96.0.1:443/api/v1/namespaces/ns/pods": dial tcp '
+                      "10.96.0.1:443: connect: network is unreachable")  # fmt: skip
+    assert wait.pod_problems(_kube([outage]), "ns") == []
+
+
+def test_a_webhook_that_does_not_answer_the_api_server_is_a_cause() -> None:
+    webhook_down = _event("FailedCreate", 3, kind="StatefulSet", name="nb")
+    webhook_down.message = (
+        'create Pod nb-0 in StatefulSet nb failed error: Internal error occurred: failed calling webhook "x.kubeflow"'
+        ' failed to call webhook: Post "https://svc.kubeflow.svc:443/apply-poddefault?timeout=10s": dial tcp'
+        " 10.96.1.2:443: connect: connection refused"
+    )
+    (problem,) = wait.pod_problems(_kube([webhook_down]), "ns")
+    assert "failed calling webhook" in problem
