@@ -131,7 +131,7 @@ def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lamb
     problems = []
     for event in kube.core.list_namespaced_event(namespace, field_selector="type=Warning").items:
         repeated = (event.count or 1) >= FAILED_CREATE_REPEATS and owned(event.involved_object.name)
-        if repeated and event.reason in REPEATED_FAILURES and not _api_server_unreachable(event.message or ""):
+        if repeated and event.reason in REPEATED_FAILURES and not _passing_failure(event.message or ""):
             subject = f"{event.involved_object.kind} {event.involved_object.name}"
             problems.append(f"{subject} {REPEATED_FAILURES[event.reason]} ({event.count} times): {event.message}")
     for pod in kube.core.list_namespaced_pod(namespace).items:
@@ -158,11 +158,25 @@ def pod_problems(kube: Kube, namespace: str, owned: Callable[[str], bool] = lamb
 _NO_ANSWER = re.compile(r'^(?:Error creating: )?(?:Get|Post|Put|Patch|Delete) "https?://[^"]+": ')
 
 
-def _api_server_unreachable(message: str) -> bool:
-    """The controller could not reach the API server (it was away: restarted, an outage), so the failure says
-    nothing about what it creates and ends when the server is back. A refusal the API server gave (a webhook
-    that denies or does not answer, a quota) carries the server's own message instead."""
-    return bool(_NO_ANSWER.match(message))
+# API server answers that a controller's retry gets past: its cache lagging behind the server (after an
+# outage it re-creates what exists), a conflict, the server overloaded or still starting.
+_PASSING_ANSWERS = (
+    "already exists",
+    "the object has been modified",
+    "please try again",
+    "etcdserver: ",
+    "the server is currently unable to handle the request",
+    "unable to return a response in the time allotted",
+    "too many requests",
+    "request did not complete within requested timeout",
+)
+
+
+def _passing_failure(message: str) -> bool:
+    """A failure to create that says nothing about what is created and ends by itself: the controller could
+    not reach the API server (it was away: restarted, an outage), or the server's answer is one a retry gets
+    past. A refusal (a webhook that denies or does not answer, a quota, an invalid object) stays a cause."""
+    return bool(_NO_ANSWER.match(message)) or any(answer in message.lower() for answer in _PASSING_ANSWERS)
 
 
 NODE_CONDITION_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")

@@ -49,6 +49,13 @@ def test_failures_to_reach_the_api_server_are_an_outage_not_a_cause() -> None:
     assert wait.pod_problems(_kube([outage]), "ns") == []
 
 
+def test_a_controller_whose_cache_lags_after_an_outage_is_not_a_cause() -> None:
+    """After an API outage the operator re-creates a pod that exists (its cache lags); its retry gets past it."""
+    lagging = _event("FailedCreatePod", 5)
+    lagging.message = 'Error creating: pods "mnist-ps-0" already exists'
+    assert wait.pod_problems(_kube([lagging]), "ns") == []
+
+
 def test_a_webhook_that_does_not_answer_the_api_server_is_a_cause() -> None:
     webhook_down = _event("FailedCreate", 3, kind="StatefulSet", name="nb")
     webhook_down.message = (
