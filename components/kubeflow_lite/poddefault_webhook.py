@@ -344,9 +344,11 @@ def review(pod: dict[str, Any], request_namespace: str, list_poddefaults: PodDef
 def admission_response(review_request: dict[str, Any], list_poddefaults: PodDefaultLister) -> dict[str, Any]:
     """The AdmissionReview answering one, in the request's version. kubeflow/manifests registers the webhook
     with admissionReviewVersions [v1beta1, v1], so the API server asks in v1beta1 and fails on an answer in
-    v1 ("converting (v1.AdmissionReview) to (v1beta1.AdmissionReview)"); upstream's handler
-    (components/admission-webhook/main.go, func serve) answers without apiVersion/kind, which only v1beta1
-    accepts. Answering in the request's version works for both registrations."""
+    v1 ("converting (v1.AdmissionReview) to (v1beta1.AdmissionReview)"). Upstream's handler
+    (kubeflow/kubeflow components/admission-webhook/main.go, func serve: `response := v1.AdmissionReview{}`
+    with only Response set, no TypeMeta) answers without apiVersion/kind, which only a v1beta1 request
+    accepts; the registration is components/admission-webhook/manifests/base/mutating-webhook-configuration.yaml
+    (admissionReviewVersions, lines 6-8). Answering in the request's version works for both registrations."""
     request = review_request.get("request") or {}
     decision = review(request.get("object") or {}, request.get("namespace") or "", list_poddefaults)
     response: dict[str, Any] = {"uid": request.get("uid", ""), "allowed": decision.allowed}
@@ -416,8 +418,10 @@ def cluster_lister() -> PodDefaultLister:
 
 
 def main() -> None:
-    # Upstream's flags, names and defaults (kubeflow/kubeflow v1.10.0 components/admission-webhook/main.go,
-    # func main): kubeflow/manifests passes --tlsCertFile/--tlsKeyFile and leaves the port at 4443.
+    # Upstream's flags, names and defaults (kubeflow/kubeflow components/admission-webhook/main.go, func main,
+    # its first three statements after the declarations: flag.StringVar tlsCertFile, tlsKeyFile, flag.IntVar
+    # webhookPort 4443); kubeflow/manifests passes --tlsCertFile/--tlsKeyFile
+    # (manifests/overlays/cert-manager/deployment.yaml, lines 10-12) and leaves the port at 4443.
     parser = argparse.ArgumentParser()
     parser.add_argument("--tlsCertFile", dest="cert", default="/etc/webhook/certs/cert.pem")
     parser.add_argument("--tlsKeyFile", dest="key", default="/etc/webhook/certs/key.pem")

@@ -9,7 +9,8 @@
   controller under kubeflow/manifests' names, labels and webhook configuration
   (cluster/kubeflow-manifests/, staged to `$KFCHECK_STATE/kubeflow-manifests`).
 
-The install in use is recorded in cluster.json; switching is `make down` then `make up KUBEFLOW_INSTALL=...`.
+The install in use is recorded in cluster.json; `up` refuses the other one beside it unless told to switch
+(`make up KUBEFLOW_INSTALL=... SWITCH=1` takes the cluster down first, as `make down` would).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ writes that user's kubeconfig (a ServiceAccount token)."""
 
 from __future__ import annotations
 
+from kfcheck.embedded import kubeflow, trainer
 from kfcheck.embedded.layout import NODE_IP, Layout
 from kfcheck.embedded.processes import ClusterError
 from kfcheck.embedded.tools import apply_manifest, kubectl
@@ -18,22 +19,13 @@ def kubeconfig_path(layout: Layout) -> str:
 
 def ensure(layout: Layout) -> str:
     """Applies the roles, the namespace and the user; returns the user's kubeconfig."""
-    module = layout.cache / "go" / "mod" / "github.com" / "kubeflow"
     training_roles = (
-        module
-        / f"training-operator@v{layout.versions['TRAINING_OPERATOR_VERSION']}"
-        / "manifests"
-        / ("overlays/kubeflow/kubeflow-training-roles.yaml")
+        kubeflow.training_operator_module(layout) / "manifests/overlays/kubeflow/kubeflow-training-roles.yaml"
     )
-    if not training_roles.exists():
-        raise ClusterError(f"{training_roles} is missing: run `make build`")
-    trainer_roles = (
-        module
-        / f"trainer/v2@v{layout.versions['TRAINER_VERSION']}"
-        / "manifests"
-        / ("overlays/kubeflow-platform/kubeflow-trainer-roles.yaml")
-    )
+    trainer_roles = trainer.trainer_module(layout) / "manifests/overlays/kubeflow-platform/kubeflow-trainer-roles.yaml"
     for roles in (training_roles, trainer_roles):  # each component's own roles aggregated to kubeflow-edit
+        if not roles.exists():
+            raise ClusterError(f"{roles} is missing from its pinned module")
         kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(roles))
     apply_manifest(layout, "profile.yaml", profile_namespace=NAMESPACE, profile_user=USER)
     token = kubectl(layout, "create", "token", USER, "-n", NAMESPACE, f"--duration={TOKEN_HOURS}h").strip()
