@@ -3,6 +3,7 @@
     ~/.cache/kfcheck/venv/bin/python bench/scenario_phases.py reports/messages.ndjson
     ... bench/scenario_phases.py after/messages.ndjson --before before/messages.ndjson   # before and after
     ... bench/scenario_phases.py reports/messages.ndjson --detail   # and the full table of the slowest one
+    ... bench/scenario_phases.py reports/messages.ndjson --scenario wires-a-master   # full tables of those
 
 A scenario's time is the sum of its steps' durations; "wall" adds its set-up and after-scenario hooks
 (namespace creation, cleanup), as its phase table measured them. (The cucumber JSON folds attachments into
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("messages", type=Path, help="a run's messages.ndjson (kfcheck run writes it)")
     parser.add_argument("--before", type=Path, help="an earlier run's messages.ndjson, for before/after times")
     parser.add_argument("--detail", action="store_true", help="also print the full table of the slowest scenario")
+    parser.add_argument("--scenario", metavar="TEXT", help="also print the table of each scenario whose id has TEXT")
     args = parser.parse_args(argv)
     try:
         features = reports.read_results(args.messages)
@@ -99,13 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scenario_phases: {error}", file=sys.stderr)
         return 2
     print(table(features, before))
-    if args.detail:
-        tables = phase_tables(features)
-        if tables:
-            slowest = max(tables.values(), key=lambda data: data["total"])
-            known = {key for key in phases.ScenarioPhases.__dataclass_fields__}
-            print()
-            print(phases.render(phases.ScenarioPhases(**{k: v for k, v in slowest.items() if k in known})))
+    tables = phase_tables(features)
+    chosen = [data for scenario_id, data in tables.items() if args.scenario and args.scenario in scenario_id]
+    if args.detail and tables:
+        chosen.insert(0, max(tables.values(), key=lambda data: data["total"]))
+    known = set(phases.ScenarioPhases.__dataclass_fields__)
+    for data in chosen:
+        print()
+        print(phases.render(phases.ScenarioPhases(**{k: v for k, v in data.items() if k in known})))
     return 0
 
 
