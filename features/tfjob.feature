@@ -12,6 +12,7 @@ Feature: Distributed TensorFlow training with TFJob
     When I submit a TFJob "wiring" that only reports its TF_CONFIG, with 1 parameter server and <workers> workers
     Then the TFJob "wiring" succeeds within the timeout
     And every replica of "wiring" was given a TF_CONFIG naming all replicas and its own task
+    And every worker of "wiring" reached the parameter server at the address its TF_CONFIG names
 
     Examples:
       | workers |

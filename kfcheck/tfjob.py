@@ -24,7 +24,7 @@ def submit_training(scenario: Scenario, name: str, workers: int) -> dict[str, An
 
 def submit_wiring_check(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
     return jobs.create(scenario, "tfjob-wiring", name=scenario.name(name), image=scenario.settings.busybox_image,
-                       workers=workers)  # fmt: skip
+                       workers=workers, deadline=scenario.settings.timeout)  # fmt: skip
 
 
 def wait_succeeded(scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
@@ -62,6 +62,17 @@ def check_tf_config(scenario: Scenario, name: str) -> None:
         assert f"{job_name}-{replica}-{index}" in found, (
             f"no Service {job_name}-{replica}-{index}; found {sorted(found)}"
         )
+
+
+def check_workers_reached_ps(scenario: Scenario, name: str) -> None:
+    """Every worker reached the parameter server at the host:port its TF_CONFIG names: the parameter server, once
+    all replicas have completed (the job succeeds when worker 0 does), printed what each worker sent."""
+    job_name = scenario.name(name)
+    jobs.wait_replicas_completed(scenario, job_name, jobs.replica_pods(scenario, job_name), scenario.settings.timeout)
+    workers = jobs.replicas(jobs.get(scenario, PLURAL, job_name), "Worker")
+    log = jobs.pod_log(scenario, f"{job_name}-ps-0", CONTAINER)
+    missing = [line for line in (f"worker {index} reached the ps" for index in range(workers)) if line not in log]
+    assert not missing, f"the parameter server never heard from: {missing}"
 
 
 def check_results(scenario: Scenario, name: str) -> dict[str, float]:

@@ -108,6 +108,12 @@ def tf_config(scenario, name):
     tfjob.check_tf_config(scenario, name)
 
 
+@then('every worker of "{name}" reached the parameter server at the address its TF_CONFIG names')
+@scenario_step
+def tf_workers_reached_ps(scenario, name):
+    tfjob.check_workers_reached_ps(scenario, name)
+
+
 @then('every worker pod of "{name}" has completed')
 @scenario_step
 def tf_workers_completed(scenario, name):

@@ -72,9 +72,9 @@ def test_hostile_values_are_read_back_equal_and_as_strings(fixture: str) -> None
 
 
 def test_a_whole_value_placeholder_keeps_the_type_it_is_given() -> None:
-    (job,) = manifests.render("tfjob-wiring", name="wiring", image="busybox", workers=2)
+    (job,) = manifests.render("tfjob-wiring", name="wiring", image="busybox", workers=2, deadline=60)
     assert job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] == 2
-    (job,) = manifests.render("tfjob-wiring", name="wiring", image="busybox", workers="2")
+    (job,) = manifests.render("tfjob-wiring", name="wiring", image="busybox", workers="2", deadline=60)
     assert job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] == "2"
 
 
