@@ -95,10 +95,13 @@ validate-profile: up
 # "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.
 # Exits non-zero when a scenario that passed before fails after. The @upgrade feature is left out of
 # both runs (it upgrades by itself).
+# On the embedded cluster (no KUBECONFIG) the release is rolled back to its revision afterwards, so the cluster
+# stays as `make up` made it; on your cluster the upgrade stays unless GATE_ROLL_BACK=--roll-back.
 UPGRADE_SET ?= --set componentResources.limits.memory=2Gi
 GATE_TAGS ?= not upgrade
+GATE_ROLL_BACK ?= $(if $(KUBECONFIG),,--roll-back)
 upgrade-gate: setup
 	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
 	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(PYTHON) -m kfcheck upgrade-gate --reports $(REPORTS) \
-	  $(UPGRADE_SET) -- features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS)
+	  $(UPGRADE_SET) $(GATE_ROLL_BACK) -- features/ -b radish --tags "$(GATE_TAGS)" $(RADISH_ARGS)

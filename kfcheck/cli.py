@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from kfcheck import gate, helm, reports
@@ -186,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
 def _upgrade_gate(args: argparse.Namespace) -> int:
     """The release gate: every selected scenario before, the upgrade (helm, values kept), every scenario
     after, then the verdict. Each run is its own `kfcheck run` process (radish keeps its registries per
-    process)."""
+    process). With --roll-back the release returns to the revision it had before, whatever the outcome."""
     radish_args = [argument for argument in args.radish_args if argument != "--"]
 
     def run(name: str) -> Path:
@@ -194,11 +195,41 @@ def _upgrade_gate(args: argparse.Namespace) -> int:
                        check=False)  # fmt: skip
         return args.reports / name / "messages.ndjson"
 
+    restore = _release_restorer(args) if args.roll_back else None
+    if args.roll_back and restore is None:
+        return 2
     before = run("before")
-    if not _upgraded(args, "upgrade-gate"):
-        return 2  # no after to gate
-    after = run("after")
-    return _gate(argparse.Namespace(before=before, after=after))
+    try:
+        if not _upgraded(args, "upgrade-gate"):
+            return 2  # no after to gate
+        after = run("after")
+    finally:
+        restored = restore() if restore is not None else True
+    verdict = _gate(argparse.Namespace(before=before, after=after))
+    return verdict or (0 if restored else 2)
+
+
+def _release_restorer(args: argparse.Namespace) -> Callable[[], bool] | None:
+    """Rolls the release back to its revision now (helm.restorer) and says so, or says how to by hand;
+    None when the revision cannot be read."""
+    try:
+        settings = Settings.from_user_data(dict(item.split("=", 1) for item in args.user_data))
+        before, roll_back = helm.revision(settings), helm.restorer(settings)
+    except (ConfigError, helm.HelmError, ValueError) as error:
+        print(f"kfcheck upgrade-gate: the release's revision cannot be read to roll back to: {error}", file=sys.stderr)
+        return None
+
+    def restore() -> bool:
+        try:
+            roll_back()
+        except helm.HelmError as error:
+            print(f"kfcheck upgrade-gate: rolling back failed: {error}; roll back by hand: helm rollback "
+                  f"{settings.helm_release} {before} -n {settings.kubeflow_namespace}", file=sys.stderr)  # fmt: skip
+            return False
+        print(f"rolled release {settings.helm_release} back to revision {before}", flush=True)
+        return True
+
+    return restore
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -253,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     gate_run_parser.add_argument("--timeout", type=int, default=1200, help="seconds to wait for the rollout")
     gate_run_parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE",
                                  help="the upgrade's settings (-u chart=, -u helm=); radish's go after --")  # fmt: skip
+    gate_run_parser.add_argument("--roll-back", action="store_true",
+                                 help="afterwards roll the release back to its revision before the gate")  # fmt: skip
     gate_run_parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments for both runs")
     gate_run_parser.set_defaults(run=_upgrade_gate)
     parallel_parser = commands.add_parser(

@@ -99,17 +99,19 @@ def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None, **e
 
 def helm_install(layout: Layout, release: str, chart: Path, namespace: str, crds: list[Path], timeout_seconds: int,
                  *extra: str) -> None:  # fmt: skip
-    """`helm upgrade --install` of a chart, its CRDs applied server-side first (Helm installs crds/ only on the
-    first install and never upgrades them; large CRDs exceed client-side apply's annotation), then every
-    Deployment of the namespace waited for (helm's --wait does not hold for their availability here)."""
+    """`helm upgrade --install --reset-values` of a chart: the release gets the chart's values and `extra`'s, not
+    those an interrupted upgrade scenario or a gate left (helm would reuse them). Its CRDs are applied
+    server-side first (Helm installs crds/ only on the first install and never upgrades them; large CRDs
+    exceed client-side apply's annotation), then every Deployment of the namespace is waited for (helm's
+    --wait does not hold for their availability here)."""
     helm = layout.binary("helm", "helm")
     if not helm.exists():
         raise ClusterError(f"{helm} is missing: run `make build`")
     for directory in crds:
         kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(directory))
-    argv = [str(helm), "upgrade", "--install", release, str(chart), f"--kubeconfig={layout.kubeconfig}",
-            f"--namespace={namespace}", "--create-namespace", "--wait", f"--timeout={timeout_seconds}s",
-            *extra]  # fmt: skip
+    argv = [str(helm), "upgrade", "--install", "--reset-values", release, str(chart),
+            f"--kubeconfig={layout.kubeconfig}", f"--namespace={namespace}", "--create-namespace", "--wait",
+            f"--timeout={timeout_seconds}s", *extra]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ClusterError(f"helm upgrade --install {release} failed:\n{(result.stdout + result.stderr)[-3000:]}")

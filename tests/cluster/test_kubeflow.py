@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from kfcheck import helm
 from kfcheck.config import Settings
 from kfcheck.embedded import trainer
+from kfcheck.embedded.layout import REPO_ROOT
 
 from .conftest import Kubectl
 
@@ -72,6 +77,49 @@ def test_the_upgrade_scenarios_restore_keeps_a_value_the_operator_set(kubectl: K
         assert "componentResources" not in values  # the scenario's own change is gone
     finally:
         untouched()
+
+
+def test_up_gives_the_release_back_the_values_an_interrupted_upgrade_left(kubectl: Kubectl, kubeconfig: str) -> None:
+    """An upgrade scenario killed before its restore leaves the release upgraded; `make up` (helm upgrade
+    --install --reset-values) gives it the chart's values again instead of reusing those."""
+    before = _container_resources(kubectl)
+    settings = Settings.from_user_data({"kubeconfig": kubeconfig})
+    restore = helm.restorer(settings)  # only if up does not
+    try:
+        helm.upgrade_resources(settings, {"limits": {"memory": "2Gi"}})
+        assert _container_resources(kubectl) != before
+        up = subprocess.run([sys.executable, "-m", "kfcheck.embedded", "up", "--no-build"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert _container_resources(kubectl) == before
+        values = json.loads(_helm_output(settings, "get", "values", settings.helm_release, "--output=json"))
+        assert not values, f"the release kept values after up: {values}"
+    finally:
+        restore()
+
+
+def test_the_upgrade_gate_passes_under_an_all_digit_run_id_and_rolls_the_release_back(
+    kubectl: Kubectl, kubeconfig: str, tmp_path: Path
+) -> None:
+    """What `make upgrade-gate` runs (issue: an all-digit run id, read by YAML as a number, made every namespace
+    of a run refused and the gate report regressions): the TFJob smoke scenarios before and after a helm
+    upgrade, the gate's PASS, then the release rolled back to what it was (--roll-back)."""
+    before = _container_resources(kubectl)
+    run_id = f"{random.randrange(10**8):08d}"  # noqa: S311 - an all-digit run id, not a secret
+    result = subprocess.run(
+        [sys.executable, "-m", "kfcheck", "upgrade-gate", "--reports", str(tmp_path), "--roll-back",
+         "--set", "componentResources.limits.memory=2Gi",
+         "--", "features/tfjob.feature", "-b", "radish", "--tags", "smoke", "--no-ansi"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, "KUBECONFIG": kubeconfig, "KFCHECK_RUN_ID": run_id},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "upgraded release kubeflow in kubeflow with componentResources.limits.memory=2Gi" in output, output[-6000:]
+    for run in ("before", "after"):
+        assert f"{tmp_path / run / 'messages.ndjson'}: 2 passed, 0 failed, 0 skipped" in output, output[-6000:]
+    assert "gate: PASS" in output and "rolled release kubeflow back to revision" in output, output[-6000:]
+    assert _container_resources(kubectl) == before
 
 
 def _helm_output(settings: Settings, *args: str) -> str:
