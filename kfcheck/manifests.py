@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from kfcheck import wait
 from kfcheck.kube import Kube
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -120,11 +121,14 @@ def render(fixture: str, **values: Any) -> list[dict[str, Any]]:
 
 
 def create(kube: Kube, objects: list[dict[str, Any]], namespace: str | None) -> list[dict[str, Any]]:
-    """Creates each object (in the namespace, for namespaced kinds) with the dynamic client."""
+    """Creates each object (in the namespace, for namespaced kinds) with the dynamic client; a create that an
+    admission webhook left without answer is tried again (wait.admitted)."""
     created = []
     for obj in objects:
         resource = kube.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-        result = resource.create(body=obj, namespace=namespace if resource.namespaced else None)
+        target = namespace if resource.namespaced else None
+        what = f"creating {obj['kind']} {obj.get('metadata', {}).get('name', '')}"
+        result = wait.admitted(what, lambda: resource.create(body=obj, namespace=target))  # noqa: B023 - called at once
         created.append(result.to_dict())
     return created
 

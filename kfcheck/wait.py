@@ -12,6 +12,7 @@ in `outages` for the report).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -94,6 +95,49 @@ def retrying(what: str, call: Callable[[], T], timeout: float, kube: Kube | None
             continue
         away.answered()
         return result
+
+
+# The API server's 500 when an admission webhook gave no answer (it answers a refusal with a 4xx instead).
+_WEBHOOK_NO_ANSWER = re.compile(
+    r'failed calling webhook "([^"]+)": failed to call webhook: .*(context deadline exceeded|connection refused|'
+    r"connection reset|no endpoints available|i/o timeout|no route to host|EOF)"
+)
+WEBHOOK_RETRY_SECONDS = 60.0
+
+
+def admitted(what: str, call: Callable[[], T], seconds: float = WEBHOOK_RETRY_SECONDS) -> T:
+    """call() (a create) tried again while an admission webhook gives the API server no answer, for up to
+    `seconds`: after a webhook's pods are replaced (an upgrade) the API server may still send to a connection
+    of the old pod until its 10 s webhook timeout (kubernetes/kubernetes#127335). Nothing was stored then, so
+    creating again is safe. A webhook's answer (a refusal) and every other error are raised at once; the
+    time without an answer becomes a notice of the step (`outages`), so the report shows it."""
+    deadline, silent_since, cause = time.monotonic() + seconds, 0.0, ""
+    while True:
+        attempt = time.monotonic()
+        try:
+            result = call()
+        except ApiException as error:
+            silent = _WEBHOOK_NO_ANSWER.search(_status_message(error)) if error.status == 500 else None
+            if silent is None or time.monotonic() >= deadline:
+                raise
+            silent_since = silent_since or attempt
+            cause = f"admission webhook {silent.group(1)} gave no answer ({silent.group(2)})"
+            print(f"kfcheck: {cause} while {what}; trying again", flush=True)
+            continue
+        if silent_since:
+            notice = f"{cause} for {time.monotonic() - silent_since:.1f}s while {what}; it answered when tried again"
+            print(f"kfcheck: {notice}", flush=True)
+            outages.append(notice)
+        return result
+
+
+def _status_message(error: ApiException) -> str:
+    """The message of the API server's Status in an error's body (bytes or text), or the body as it is."""
+    body = error.body.decode(errors="replace") if isinstance(error.body, bytes) else str(error.body or "")
+    try:
+        return str(json.loads(body).get("message", body))
+    except (ValueError, AttributeError):
+        return body
 
 
 def take_outages() -> list[str]:

@@ -3,6 +3,8 @@ was away; a request the server refused for a reason is not retried."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -66,3 +68,54 @@ def test_an_outage_longer_than_the_deadline_ends_with_the_last_error() -> None:
     call, _ = flaky([refused() for _ in range(100)])
     with pytest.raises(urllib3.exceptions.MaxRetryError):
         wait.retrying("listing", call, timeout=1.0)
+
+
+def webhook_error(status: int, message: str) -> ApiException:
+    """An ApiException as the dynamic client raises it: the API server's Status as the body's bytes."""
+    error = ApiException(status=status, reason="Internal Server Error" if status == 500 else "Bad Request")
+    error.body = json.dumps({"kind": "Status", "status": "Failure", "message": message, "code": status}).encode()
+    return error
+
+
+NO_ANSWER = (
+    'Internal error occurred: failed calling webhook "validator.pytorchjob.training-operator.kubeflow.org": failed to '
+    'call webhook: Post "https://training-operator.kubeflow.svc:443/validate-kubeflow-org-v1-pytorchjob?timeout=10s": '
+    "context deadline exceeded"
+)
+
+
+def test_a_create_a_webhook_left_without_answer_is_tried_again_and_the_silence_reported() -> None:
+    wait.take_outages()
+    call, calls = flaky([webhook_error(500, NO_ANSWER)], result="created")
+    assert wait.admitted("creating PyTorchJob wiring", call) == "created"
+    assert len(calls) == 2
+    (notice,) = wait.take_outages()
+    assert notice.startswith(
+        "admission webhook validator.pytorchjob.training-operator.kubeflow.org gave no answer (context deadline "
+        "exceeded) for "
+    )
+    assert notice.endswith("s while creating PyTorchJob wiring; it answered when tried again")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        webhook_error(
+            400, 'admission webhook "validator.pytorchjob.training-operator.kubeflow.org" denied the request'
+        ),
+        webhook_error(500, "Internal error occurred: etcd is unhappy"),
+        webhook_error(422, 'PyTorchJob.kubeflow.org "x" is invalid'),
+    ],
+)
+def test_a_webhooks_answer_and_other_errors_are_raised_at_once(error: ApiException) -> None:
+    call, calls = flaky([error])
+    with pytest.raises(ApiException):
+        wait.admitted("creating PyTorchJob wiring", call)
+    assert len(calls) == 1
+
+
+def test_a_webhook_silent_past_the_deadline_ends_with_its_error() -> None:
+    call, calls = flaky([webhook_error(500, NO_ANSWER)] * 3)
+    with pytest.raises(ApiException, match="500"):
+        wait.admitted("creating PyTorchJob wiring", call, seconds=0.0)
+    assert len(calls) == 1
