@@ -104,6 +104,7 @@ def test_a_create_a_webhook_left_without_answer_is_tried_again_and_the_silence_r
             400, 'admission webhook "validator.pytorchjob.training-operator.kubeflow.org" denied the request'
         ),
         webhook_error(500, "Internal error occurred: etcd is unhappy"),
+        webhook_error(500, NO_ANSWER.replace("context deadline exceeded", 'no endpoints available for service "x"')),
         webhook_error(422, 'PyTorchJob.kubeflow.org "x" is invalid'),
     ],
 )
