@@ -4,11 +4,16 @@ discover). A feature whose API is absent is skipped with the reason; the run goe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from kfcheck.kube import Kube
+
+if TYPE_CHECKING:
+    from kfcheck.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -37,3 +42,12 @@ def require(kube: Kube, *apis: Api) -> None:
     missing = [str(api) for api in apis if not serves(kube, api)]
     if missing:
         raise Unavailable(f"the cluster does not serve {', '.join(missing)}")
+
+
+def requirement(*apis: Api) -> Callable[[Scenario], None]:
+    """A step that skips its scenario (Unavailable) unless the cluster serves every one of the APIs."""
+
+    def check(scenario: Scenario) -> None:
+        require(scenario.kube, *apis)
+
+    return check

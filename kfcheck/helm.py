@@ -18,9 +18,10 @@ class HelmError(RuntimeError):
     pass
 
 
-def require_release(settings: Settings) -> None:
+def require_release(scenario: Scenario) -> None:
     """capabilities.Unavailable unless a Helm release manages Kubeflow here (kubeflow/manifests installs
     with kustomize: no release, nothing for the Helm feature to upgrade)."""
+    settings = scenario.settings
     if not settings.helm:
         raise Unavailable("no helm binary to find a Kubeflow release with (give -u helm=PATH)")
     try:
@@ -67,11 +68,11 @@ def upgrade(settings: Settings, sets: list[str], timeout: int | None = None) -> 
           f"--timeout={seconds}s", timeout=seconds)  # fmt: skip
 
 
-def upgrade_component_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
-    """The release upgraded with the table's componentResources; afterwards it is rolled back to the revision
-    it had now (a registered cleanup), which keeps every value the operator set."""
+def upgrade_component_resources(scenario: Scenario) -> None:
+    """The release upgraded with the step table's componentResources; afterwards it is rolled back to the
+    revision it had now (a registered cleanup), which keeps every value the operator set."""
     scenario.on_cleanup(restorer(scenario.settings))
-    upgrade_resources(scenario.settings, parse_table(rows))
+    upgrade_resources(scenario.settings, parse_table(scenario.table()))
 
 
 def upgrade_resources(settings: Settings, resources: dict[str, dict[str, str]]) -> None:
@@ -116,9 +117,9 @@ def component_resources(kube: Kube, settings: Settings) -> dict[str, dict[str, A
     return found
 
 
-def check_resources(scenario: Scenario, rows: list[dict[str, str]]) -> None:
-    """Every component container has the table's requests and limits."""
-    expected = parse_table(rows)
+def check_resources(scenario: Scenario) -> None:
+    """Every component container has the step table's requests and limits."""
+    expected = parse_table(scenario.table())
     wrong = {
         name: resources
         for name, resources in component_resources(scenario.kube, scenario.settings).items()

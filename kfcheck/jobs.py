@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from kfcheck import wait
@@ -57,6 +58,24 @@ def wait_succeeded(scenario: Scenario, kind: str, plural: str, name: str, timeou
         progress=wait.Progress(f"training.kubeflow.org/job-name={name}"),
         owned=scenario.owns,
     )
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What the steps do alike with every kind of training job, bound to one kind."""
+
+    kind: str
+    plural: str
+    fixture: str  # kfcheck/fixtures/<fixture>.yaml trains; <fixture>-wiring.yaml only reports its wiring
+
+    def submit_wiring_check(self, scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
+        settings = scenario.settings
+        return create(scenario, f"{self.fixture}-wiring", name=scenario.name(name), image=settings.busybox_image,
+                      workers=workers, deadline=settings.timeout)  # fmt: skip
+
+    def wait_succeeded(self, scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
+        timeout = scenario.settings.training_timeout if training else scenario.settings.timeout
+        return wait_succeeded(scenario, self.kind, self.plural, scenario.name(name), timeout)
 
 
 def replica_pods(scenario: Scenario, job_name: str) -> list[Any]:

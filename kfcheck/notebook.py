@@ -102,7 +102,7 @@ def check_injected(scenario: Scenario, name: str, poddefault_name: str) -> None:
     """The Notebook's pod has its NB_PREFIX and what the PodDefault injects."""
     server = server_pod(scenario, name)
     check_prefix_env(server, scenario.namespace, scenario.name(name))
-    poddefault.check_injected(scenario, server, [poddefault_name])
+    poddefault.check_pod_carries(scenario, server, [poddefault_name])
 
 
 def check_prefix_env(pod_object: Any, namespace: str, name: str) -> None:

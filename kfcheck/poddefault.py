@@ -73,7 +73,12 @@ def pod(scenario: Scenario, name: str) -> Any:
     return scenario.kube.core.read_namespaced_pod(scenario.name(name), scenario.namespace)
 
 
-def check_injected(scenario: Scenario, pod_object: Any, poddefault_names: list[str]) -> None:
+def check_injected(scenario: Scenario, name: str, poddefault_names: list[str]) -> None:
+    """The scenario's pod `name` carries what the PodDefaults inject (check_pod_carries)."""
+    check_pod_carries(scenario, pod(scenario, name), poddefault_names)
+
+
+def check_pod_carries(scenario: Scenario, pod_object: Any, poddefault_names: list[str]) -> None:
     """The pod carries exactly the PodDefault's env (plain and secret-backed), volume and mount."""
     claim, secret = scenario.name(CLAIM), scenario.name(SECRET)
     container = pod_object.spec.containers[0]
@@ -93,7 +98,8 @@ def check_injected(scenario: Scenario, pod_object: Any, poddefault_names: list[s
         assert annotation in annotations, f"pod lacks the annotation of PodDefault {scenario.name(name)}"
 
 
-def check_untouched(scenario: Scenario, pod_object: Any) -> None:
+def check_untouched(scenario: Scenario, name: str) -> None:
+    pod_object = pod(scenario, name)
     container = pod_object.spec.containers[0]
     injected_env = [e.name for e in container.env or [] if e.name in (ENV_NAME, "POD_DEFAULT_SECRET", "TEAM")]
     assert not injected_env, f"a pod the PodDefault does not select got env {injected_env}"
@@ -103,15 +109,15 @@ def check_untouched(scenario: Scenario, pod_object: Any) -> None:
     assert not annotations, f"an unselected pod got PodDefault annotations {annotations}"
 
 
-def check_everyone_applied(scenario: Scenario, pod_object: Any, name: str) -> None:
-    name = scenario.name(name)
+def check_everyone_applied(scenario: Scenario, name: str, poddefault_name: str) -> None:
+    pod_object, name = pod(scenario, name), scenario.name(poddefault_name)
     env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
     assert env.get(EVERYONE_ENV_NAME) == EVERYONE_ENV_VALUE, f"env {EVERYONE_ENV_NAME} from PodDefault {name}: {env}"
     assert ANNOTATION_PREFIX + name in (pod_object.metadata.annotations or {}), f"no annotation of PodDefault {name}"
 
 
-def check_second_applied(scenario: Scenario, pod_object: Any, name: str) -> None:
-    name = scenario.name(name)
+def check_second_applied(scenario: Scenario, name: str, poddefault_name: str) -> None:
+    pod_object, name = pod(scenario, name), scenario.name(poddefault_name)
     env = {e.name: e.value for e in pod_object.spec.containers[0].env or []}
     assert env.get("TEAM") == "qa", f"env TEAM from PodDefault {name} missing: {env}"
     assert (pod_object.metadata.labels or {}).get("team") == "qa", "label team=qa missing"

@@ -13,22 +13,14 @@ from kfcheck.scenario import Scenario
 
 API = Api(jobs.API_VERSION, "PyTorchJob", "the Kubeflow training operator")
 KIND, PLURAL, CONTAINER, DEFAULT_PORT = "PyTorchJob", "pytorchjobs", "pytorch", 23456
+JOB = jobs.JobKind(KIND, PLURAL, "pytorchjob")
+submit_wiring_check, wait_succeeded = JOB.submit_wiring_check, JOB.wait_succeeded
 
 
 def submit_training(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
     settings = scenario.settings
     return jobs.create(scenario, "pytorchjob", name=scenario.name(name), image=settings.pytorch_image,
                        workers=workers, args=["--epochs", str(settings.epochs)])  # fmt: skip
-
-
-def submit_wiring_check(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
-    return jobs.create(scenario, "pytorchjob-wiring", name=scenario.name(name), image=scenario.settings.busybox_image,
-                       workers=workers, deadline=scenario.settings.timeout)  # fmt: skip
-
-
-def wait_succeeded(scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
-    timeout = scenario.settings.training_timeout if training else scenario.settings.timeout
-    return jobs.wait_succeeded(scenario, KIND, PLURAL, scenario.name(name), timeout)
 
 
 def _workers(scenario: Scenario, job_name: str) -> int:

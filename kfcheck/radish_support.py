@@ -228,6 +228,16 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+StepRow = tuple[Callable[[str], Callable[..., Any]], str, Callable[..., Any]]
+
+
+def register_steps(rows: list[StepRow]) -> None:
+    """Registers each (keyword, sentence, call) row with radish: `keyword` is radish's given/when/then, the
+    call gets the scenario and the sentence's named fields (scenario_step)."""
+    for keyword, sentence, call in rows:
+        keyword(sentence)(scenario_step(call))
+
+
 def feature_of(scenario: Any) -> Any:
     """The Feature a scenario (or an outline's example scenario) belongs to."""
     node = scenario

@@ -19,6 +19,7 @@ untested steps as `pending`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -93,6 +94,8 @@ def relative_uri(path: str | Path) -> str:
 
 def source_reference(function: Callable[..., Any]) -> dict[str, Any]:
     function = inspect.unwrap(function)
+    while isinstance(function, functools.partial):  # a step row's call with fixed arguments
+        function = inspect.unwrap(function.func)
     code = getattr(function, "__code__", None)
     if code is None:
         return {"uri": "(unknown)", "location": {"line": 1}}

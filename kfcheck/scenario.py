@@ -87,6 +87,10 @@ class Scenario:
         """Runs after the scenario, whatever happened (last registered, first run)."""
         self.cleanups.append(undo)
 
+    def table(self) -> list[dict[str, str]]:
+        """The running step's data table, one dict per row keyed by the header (none: empty)."""
+        return list(getattr(self.step, "table", None) or [])
+
     def attach(self, text: str) -> None:
         """Text shown with the running step in the console and the reports."""
         print(f"kfcheck: {text}", file=sys.stderr, flush=True)

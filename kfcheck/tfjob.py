@@ -1,7 +1,7 @@
 """TFJob (Kubeflow training operator, kubeflow.org/v1): run, and check TF_CONFIG and the results.
 
-Names given by the steps ("wiring") are the scenario's names for its jobs (`scenario.name`); counts are
-read from the job that was submitted."""
+A job the steps call "wiring" is named by the scenario (`scenario.name`); how many workers and parameter
+servers to expect is read from the TFJob as it was submitted."""
 
 from __future__ import annotations
 
@@ -14,22 +14,14 @@ from kfcheck.scenario import Scenario
 
 API = Api(jobs.API_VERSION, "TFJob", "the Kubeflow training operator")
 KIND, PLURAL, CONTAINER, DEFAULT_PORT = "TFJob", "tfjobs", "tensorflow", 2222
+JOB = jobs.JobKind(KIND, PLURAL, "tfjob")
+submit_wiring_check, wait_succeeded = JOB.submit_wiring_check, JOB.wait_succeeded
 
 
 def submit_training(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
     settings = scenario.settings
     return jobs.create(scenario, "tfjob", name=scenario.name(name), image=settings.tf_image, workers=workers,
                        args=["--train-steps", str(settings.tf_train_steps)])  # fmt: skip
-
-
-def submit_wiring_check(scenario: Scenario, name: str, workers: int) -> dict[str, Any]:
-    return jobs.create(scenario, "tfjob-wiring", name=scenario.name(name), image=scenario.settings.busybox_image,
-                       workers=workers, deadline=scenario.settings.timeout)  # fmt: skip
-
-
-def wait_succeeded(scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
-    timeout = scenario.settings.training_timeout if training else scenario.settings.timeout
-    return jobs.wait_succeeded(scenario, KIND, PLURAL, scenario.name(name), timeout)
 
 
 def check_workers_completed(scenario: Scenario, name: str) -> None:
