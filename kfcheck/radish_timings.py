@@ -1,10 +1,13 @@
-"""radish hooks that attach two tables to every scenario's report, on its last step that ran:
+"""radish hooks that attach two tables to every scenario's report, at its end (after its cleanup):
 
 - where its time went (kfcheck.phases), read from its namespace before the namespace is deleted;
 - the CPU and memory the Kubeflow components and the scenario's pods used meanwhile (kfcheck.usage),
   sampled from the kubelet summary API for the whole run.
 
 Each table is attached twice: as text for people and as JSON for bench/scenario_phases.py and the gate.
+They are embedded into the scenario's last step that ran (radish's own cucumber JSON) and recorded as the
+attachments of the after hook "where the scenario's time went" (radish_support.recorded_hook), a hook step
+of each test case: the json-formatter drops attachments that come after their step finished.
 terrain.py calls register() once. A failure here never fails a scenario: the table then says why it is
 missing.
 """
@@ -22,7 +25,7 @@ from radish import after, before, world
 from radish.stepmodel import Step
 
 from kfcheck import phases, usage
-from kfcheck.radish_support import attach_evidence, attach_late, is_dry_run
+from kfcheck.radish_support import attach_evidence, is_dry_run, recorded_hook
 
 PHASES_KIND = "kfcheck/scenario-phases"
 SAMPLE_SECONDS = 5.0
@@ -33,7 +36,8 @@ def register() -> None:
     before.all(order=101)(start_sampling)  # after terrain's configure (order 100), which connects
     before.each_scenario(order=99)(note_start)  # before terrain's namespace creation (order 100)
     after.each_scenario(order=101)(read_namespace)  # before terrain's cleanup and namespace deletion
-    after.each_scenario(order=99)(attach_tables)  # after them, so their time is counted
+    timings = recorded_hook("after", "where the scenario's time went")(attach_tables)
+    after.each_scenario(order=99)(timings)  # after them, so their time is counted
     after.all(order=101)(stop_sampling)
 
 
@@ -101,7 +105,7 @@ def attach_tables(scenario: Any) -> None:
     if step is None:
         return
     try:
-        attach_late(step, lambda: _attach_tables(scenario, step))
+        _attach_tables(scenario, step)
     except Exception as error:  # a hook that raises aborts the whole radish run
         print(f"kfcheck: could not attach the timing of '{scenario.sentence}': {error}", file=sys.stderr)
 
