@@ -9,7 +9,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from kfcheck import manifests
-from kfcheck.capabilities import Api
+from kfcheck.capabilities import Api, Unavailable
 from kfcheck.scenario import Controller, Scenario
 
 API = Api("kubeflow.org/v1alpha1", "PodDefault", "the Kubeflow PodDefault admission webhook")
@@ -55,18 +55,41 @@ def create_second(scenario: Scenario, name: str) -> None:
     scenario.create("poddefault-annotations", name=scenario.name(name), label=selector_label(scenario))
 
 
+def namespace_wide_refusal(scenario: Scenario) -> str | None:
+    """Why a PodDefault that selects every pod must not be made in this scenario's namespace, or None: in a
+    shared one (-u namespace=) it would change every pod the user (or anyone) creates there while it exists."""
+    if not scenario.shared_namespace or scenario.settings.allow_namespace_wide:
+        return None
+    return (
+        f"would inject into every pod of the user's namespace {scenario.namespace} while it runs (a PodDefault "
+        "with an empty selector selects them all, not only the scenario's); give -u allow_namespace_wide=true "
+        "to run it there anyway"
+    )
+
+
 def create_for_every_pod(scenario: Scenario, name: str) -> None:
-    """A PodDefault whose selector is empty: it applies to every pod created in the namespace."""
+    """A PodDefault whose selector is empty: it applies to every pod created in the namespace. Skipped
+    (capabilities.Unavailable) in a shared namespace unless allowed (namespace_wide_refusal)."""
+    refusal = namespace_wide_refusal(scenario)
+    if refusal:
+        raise Unavailable(refusal)
     scenario.uses(WEBHOOK)
     scenario.create("poddefault-everyone", name=scenario.name(name), env_name=EVERYONE_ENV_NAME,
                     env_value=EVERYONE_ENV_VALUE)  # fmt: skip
 
 
-def create_pod(scenario: Scenario, name: str, selected: bool, excluded: bool = False) -> None:
+def labelled_pod(scenario: Scenario, name: str, selected: bool, excluded: bool = False) -> list[dict[str, Any]]:
+    """The objects of the labelled-pod fixture (its Istio opt-out kept), selected and excluded as asked."""
     labels = {"app": name, **({selector_label(scenario): "true"} if selected else {})}
-    annotations = {EXCLUDE_ANNOTATION: "true"} if excluded else {}
-    scenario.create("labelled-pod", name=scenario.name(name), labels=labels, annotations=annotations,
-                    image=scenario.settings.busybox_image)  # fmt: skip
+    objects = manifests.render("labelled-pod", name=scenario.name(name), labels=labels,
+                               image=scenario.settings.busybox_image)  # fmt: skip
+    if excluded:
+        objects[0]["metadata"]["annotations"][EXCLUDE_ANNOTATION] = "true"
+    return objects
+
+
+def create_pod(scenario: Scenario, name: str, selected: bool, excluded: bool = False) -> None:
+    scenario.create_objects(labelled_pod(scenario, name, selected, excluded))
 
 
 def pod(scenario: Scenario, name: str) -> Any:
@@ -127,13 +150,7 @@ def check_second_applied(scenario: Scenario, name: str, poddefault_name: str) ->
 def create_pod_expecting_refusal(scenario: Scenario, name: str) -> None:
     """A selected pod that defines POD_DEFAULT differently; what the API server answered is kept for
     check_refused (the pod being admitted is a failure at once)."""
-    objects = manifests.render(
-        "labelled-pod",
-        name=scenario.name(name),
-        labels={"app": name, selector_label(scenario): "true"},
-        annotations={},
-        image=scenario.settings.busybox_image,
-    )
+    objects = labelled_pod(scenario, name, selected=True)
     objects[0]["spec"]["containers"][0]["env"] = [{"name": ENV_NAME, "value": "something else"}]
     try:
         scenario.create_objects(objects)

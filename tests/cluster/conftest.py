@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -118,9 +119,19 @@ def settings(kubeconfig: str) -> Settings:
 def kubectl(layout: Layout, settings: Settings, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
     """kubectl bound to the test's own namespace, made and removed as a scenario's (kfcheck.namespaces:
     labelled with the run, deleted after the test whatever happened, swept if the run dies)."""
+    with namespace_for_test(layout, settings, f"check {request.node.name}") as bound:
+        yield bound
+
+
+@contextlib.contextmanager
+def namespace_for_test(layout: Layout, settings: Settings, title: str,
+                       labels: Callable[[str], dict[str, str]] | None = None) -> Iterator[Kubectl]:  # fmt: skip
+    """A namespace made as a scenario's (with `labels(name)` added), ready for pods; deleted afterwards."""
     kube = connect(settings)
-    scenario = namespaces.start(kube, settings, f"check {request.node.name}")
+    scenario = namespaces.start(kube, settings, title)
     try:
+        if labels is not None:
+            kube.core.patch_namespace(scenario.namespace, {"metadata": {"labels": labels(scenario.namespace)}})
         # pods are refused until the namespace's default ServiceAccount exists (made asynchronously)
         wait.wait_for(
             kube, f"the default ServiceAccount of {scenario.namespace}", kube.core.list_namespaced_service_account,
