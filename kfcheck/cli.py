@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from kfcheck import gate, helm, reports
+from kfcheck import gate, helm, report_tools, reports, suite_files
 from kfcheck.config import ConfigError, Settings
 
 # What to do about each error radish raises before its run starts (its class name -> title, fix).
@@ -36,6 +36,7 @@ def _gate(args: argparse.Namespace) -> int:
     except reports.ReportError as error:
         print(f"kfcheck gate: {error}", file=sys.stderr)
         return 2
+    print(gate.provenance(args.before, args.after))
     print(gate.resource_table(args.before, args.after))
     print(gate.render(verdict))
     return verdict.exit_code
@@ -47,6 +48,8 @@ def _print_summary(path: Path) -> None:
     for result in results:
         if result.status in ("failed", "could not run"):
             print(f"  {result.status}: {result.feature}: {result.name}: {result.failure()}")
+        elif result.status == "skipped":
+            print(f"  skipped: {result.feature}: {result.name}: {result.skip_reason or 'not every step ran'}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -152,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     messages.unlink(missing_ok=True)
     os.environ[reports.MESSAGES_ENV] = str(messages.resolve())
     signal.signal(signal.SIGTERM, _interrupt_early)
-    radish_args = [argument for argument in args.radish_args if argument != "--"]
+    radish_args = suite_files.radish_arguments([argument for argument in args.radish_args if argument != "--"])
     code, failure = _call_radish(radish_args)
     if not messages.exists() and failure is None and code == 1:  # radish found nothing to run
         failure = (
@@ -241,9 +244,21 @@ def _config(args: argparse.Namespace) -> int:
 def _run_parallel(args: argparse.Namespace) -> int:
     from kfcheck import parallel
 
-    features = args.features or sorted(str(path) for path in Path("features").glob("*.feature"))
+    features = args.features or sorted(str(path) for path in suite_files.features_dir().glob("*.feature"))
     extra = [item for pair in args.user_data for item in ("-u", pair)] + (["--dry-run"] if args.dry_run else [])
-    return parallel.main(features, args.jobs, args.cucumber_json, args.tags, args.serial, extra)
+    basedir = str(suite_files.steps_dir())
+    return parallel.main(features, args.jobs, args.cucumber_json, args.tags, args.serial, extra, basedir)
+
+
+def _install_tools(args: argparse.Namespace) -> int:
+    """Cucumber's json-formatter and npm tools into the cache (they are otherwise installed on first use)."""
+    del args
+    found, errors = report_tools.install_all()
+    for line in found:
+        print(line)
+    for error in errors:
+        print(f"kfcheck install-tools: {error}", file=sys.stderr)
+    return 2 if errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,8 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="run radish (its arguments follow) and write every report, also when the run cannot start"
     )
     run_parser.add_argument("--reports", type=Path, default=Path("reports"), help="directory of the reports")
-    run_parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments: features/ -b radish ...")
+    run_parser.add_argument(
+        "radish_args", nargs=argparse.REMAINDER, help="radish's arguments (default: the suite's features, -b its steps)"
+    )
     run_parser.set_defaults(run=_run)
+    tools_parser = commands.add_parser(
+        "install-tools", help="install Cucumber's json-formatter and npm tools into the cache (else done on first use)"
+    )
+    tools_parser.set_defaults(run=_install_tools)
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
     gate_run_parser = commands.add_parser(
@@ -299,8 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     parallel_parser.add_argument("--dry-run", action="store_true", help="radish --dry-run: no cluster is touched")
     parallel_parser.add_argument("--cucumber-json", type=Path, default=Path("reports/cucumber.json"))
     parallel_parser.set_defaults(run=_run_parallel)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_radish_arguments_apart(sys.argv[1:] if argv is None else argv))
     return int(args.run(args))
+
+
+def _radish_arguments_apart(argv: list[str]) -> list[str]:
+    """`run`'s own options (--reports DIR, -h) come first; a `--` after them hands every other argument to radish
+    as it is (argparse would take `run --tags smoke` for an option of its own)."""
+    if argv[:1] != ["run"]:
+        return argv
+    index = 1
+    while index < len(argv) and argv[index].split("=", 1)[0] in ("--reports", "-h", "--help"):
+        index += 2 if argv[index] == "--reports" else 1
+    return [*argv[:index], "--", *argv[index:]]
 
 
 if __name__ == "__main__":

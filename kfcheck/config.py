@@ -6,6 +6,7 @@ ConfigError naming the key, what is wrong and what is allowed, raised before any
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import difflib
 import json
@@ -16,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _DNS_LABEL_PREFIX = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
@@ -48,6 +51,33 @@ def _default_kubeconfig() -> str:
     if os.environ.get("KUBECONFIG"):
         return os.environ["KUBECONFIG"].split(os.pathsep)[0]
     return embedded_cluster().get("kubeconfig") or str(state_dir() / "kubeconfig")
+
+
+def cluster_identity(kubeconfig: str, context: str = "") -> tuple[str, bytes] | None:
+    """The API server address and CA certificate a kubeconfig's context names (None when unreadable): the same
+    cluster whatever file, context or user names it."""
+    try:
+        config = yaml.safe_load(Path(kubeconfig).read_text()) or {}
+        chosen = context or config.get("current-context", "")
+        entry = next(item["context"] for item in config.get("contexts") or [] if item.get("name") == chosen)
+        cluster = next(item["cluster"] for item in config.get("clusters") or [] if item.get("name") == entry["cluster"])
+        if cluster.get("certificate-authority-data"):
+            ca = base64.b64decode(cluster["certificate-authority-data"])
+        elif cluster.get("certificate-authority"):
+            ca = (Path(kubeconfig).parent / cluster["certificate-authority"]).read_bytes()
+        else:
+            ca = b""
+        return str(cluster["server"]).rstrip("/"), ca.strip()
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError, yaml.YAMLError):
+        return None
+
+
+def _on_embedded(kubeconfig: str, context: str, recorded: str) -> bool:
+    """Whether the kubeconfig names the embedded cluster: by path, or by its API server address and CA."""
+    if os.path.realpath(kubeconfig) == os.path.realpath(recorded):
+        return True
+    ours = cluster_identity(recorded)
+    return ours is not None and cluster_identity(kubeconfig, context) == ours
 
 
 def _image(registry: str, name: str, tag: str) -> str:
@@ -113,6 +143,11 @@ class Settings:
     namespace: str = _setting(
         "", _namespace, "run every scenario inside this existing namespace (e.g. your Profile's) instead of one each"
     )
+    allow_namespace_wide: bool = _setting(
+        False, _boolean,
+        "with -u namespace=, also run the scenario whose PodDefault (empty selector) injects into every pod created "
+        "in that namespace while it runs, the owner's too (skipped otherwise)",
+    )  # fmt: skip
     namespace_prefix: str = _setting("kfcheck", _prefix, "prefix of the namespace each scenario gets")
     timeout: int = _setting(300, _positive_int, "seconds a wait for pods, services, rollouts may take")
     training_timeout: int = _setting(1800, _positive_int, "seconds a training job may take to finish")
@@ -158,12 +193,15 @@ class Settings:
     )
     helm: str = _setting("", _text, "helm binary (default: the one `make up` recorded, else helm on PATH)")
     keep_namespaces: bool = _setting(False, _boolean, "keep each scenario's namespace for debugging")
+    strict: bool = _setting(
+        False, _boolean, "fail every scenario that would be skipped (missing API or permission), with its reason"
+    )
 
     def __post_init__(self) -> None:
         embedded = embedded_cluster()
         kubeconfig = self.kubeconfig or _default_kubeconfig()
         recorded = embedded.get("kubeconfig") or str(state_dir() / "kubeconfig")
-        on_embedded = os.path.realpath(kubeconfig) == os.path.realpath(recorded)
+        on_embedded = _on_embedded(kubeconfig, self.context, recorded)
         registry = self.registry or (embedded.get("registry", EMBEDDED_REGISTRY) if on_embedded else "")
         push_registry = self.push_registry or (
             embedded.get("push_registry", EMBEDDED_PUSH_REGISTRY) if on_embedded else registry

@@ -4,12 +4,14 @@ JSON, read the same way by kfcheck.reports.read_results).
 Three verdicts, each with its own exit code (see EXIT_CODES): "pass" (no scenario regressed),
 "regression" (a scenario that passed before failed, was skipped or is missing after) and
 "inconclusive" (nothing regressed, but some scenarios could not be compared because the suite itself
-could not run them: its set-up, a fixture, the connection; those are listed with their cause).
+could not run them: its set-up, a fixture, the connection; or a scenario's cleanup failed, so a run left
+objects, a namespace or an upgraded Helm revision behind; each is listed with its cause). Scenarios are
+compared by what they tested; a failed cleanup makes the verdict inconclusive, not a regression.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kfcheck import reports, usage
@@ -25,12 +27,13 @@ class Verdict:
     still_failing: list[str]
     new: list[str]  # only in the after report
     could_not_run: list[str]  # not compared: the suite could not run it (after, or before and it fails after)
+    left_behind: list[str] = field(default_factory=list)  # failed cleanups: what a run left on the cluster
 
     @property
     def outcome(self) -> str:
         if self.regressions:
             return "regression"
-        return "inconclusive" if self.could_not_run else "pass"
+        return "inconclusive" if self.could_not_run or self.left_behind else "pass"
 
     @property
     def passed(self) -> bool:
@@ -88,12 +91,21 @@ def compare_files(before: Path, after: Path) -> Verdict:
     after_results = reports.read_results(after)
     names = {result.id: f"{result.feature}: {result.name}" for result in [*before_results, *after_results]}
     why = {**reports.scenario_failures(before_results), **reports.scenario_failures(after_results)}
-    return compare(reports.scenario_statuses(before_results), reports.scenario_statuses(after_results), why, names)
+    verdict = compare(reports.scenario_statuses(before_results, tested=True),
+                      reports.scenario_statuses(after_results, tested=True), why, names)  # fmt: skip
+    verdict.left_behind = [
+        f"{run}: {names.get(result.id, result.id)}: {result.cleanup_failure}"
+        for run, results in (("before", before_results), ("after", after_results))
+        for result in results
+        if result.cleanup_failure
+    ]
+    return verdict
 
 
 def render(verdict: Verdict) -> str:
     lines = []
-    for title, entries in (("REGRESSIONS", verdict.regressions), ("COULD NOT RUN", verdict.could_not_run)):
+    for title, entries in (("REGRESSIONS", verdict.regressions), ("COULD NOT RUN", verdict.could_not_run),
+                           ("CLEANUP FAILED, LEFT ON THE CLUSTER", verdict.left_behind)):  # fmt: skip
         if entries:
             lines.append(f"{title} ({len(entries)}):")
             lines += [f"  - {item}" for item in entries]
@@ -104,8 +116,8 @@ def render(verdict: Verdict) -> str:
         {
             "pass": "gate: PASS — no scenario regressed",
             "regression": "gate: FAIL — a scenario regressed",
-            "inconclusive": "gate: INCONCLUSIVE — nothing regressed, but the suite could not run some scenarios; "
-            "fix their cause (above) and run the gate again",
+            "inconclusive": "gate: INCONCLUSIVE — nothing regressed, but the suite could not run some scenarios "
+            "or a cleanup failed (above): fix the cause, remove what was left, and run the gate again",
         }[verdict.outcome]
     )
     return "\n".join(lines)
@@ -115,3 +127,14 @@ def resource_table(before: Path, after: Path) -> str:
     """CPU and memory the components (and training pods) used at their peak in each run, with the
     requests/limits (componentResources) they had after: does what was given fit what is used?"""
     return usage.compare_table(Path(before), Path(after))
+
+
+def provenance(before: Path, after: Path) -> str:
+    """What served each Kubeflow API in each run (from the messages; a cucumber JSON report does not hold it)."""
+    lines = []
+    for run, path in (("before", before), ("after", after)):
+        found = reports.run_findings(reports.read_envelopes(path)) if str(path).endswith(".ndjson") else {}
+        text = next((body for name, body in found.items() if name.startswith("what served")), "")
+        lines.append(f"{run}: what served each Kubeflow API:")
+        lines += [f"  {line}" for line in (text or "(not in this report)").splitlines()]
+    return "\n".join(lines)

@@ -93,9 +93,18 @@ def restorer(settings: Settings) -> Callable[[], None]:
     before = revision(settings)
 
     def restore() -> None:
-        if revision(settings) != before:
+        if revision(settings) == before:
+            return
+        try:
             _helm(settings, "rollback", settings.helm_release, str(before), "--wait",
                   f"--timeout={settings.timeout}s", timeout=settings.timeout)  # fmt: skip
+        except HelmError as error:
+            try:
+                now = f"revision {revision(settings)}"
+            except HelmError:
+                now = "an unknown revision"
+            raise HelmError(f"the Helm release {settings.helm_release} in {settings.kubeflow_namespace} is left at "
+                            f"{now}: rolling it back to revision {before} failed: {error}") from error  # fmt: skip
 
     return restore
 

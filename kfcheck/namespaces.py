@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import socket
-import sys
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -85,29 +84,48 @@ def start(kube: Kube, settings: Settings, title: str) -> Scenario:
     return scenario
 
 
+class CleanupFailed(RuntimeError):
+    """What a scenario's cleanup left behind, each with its error: the scenario fails with it."""
+
+    def __init__(self, left: list[str]) -> None:
+        self.left = left
+        super().__init__("left behind: " + "; ".join(left))
+
+
 def finish(scenario: Scenario) -> None:
-    """Runs the scenario's cleanups, then removes what it created; a failure is printed, never raised."""
+    """Runs the scenario's cleanups, then removes what it created; everything is tried, and what could not be
+    undone or removed is raised as CleanupFailed (the next run on this host sweeps leftover objects)."""
+    left = []
     for undo in reversed(scenario.cleanups):
         try:
             undo()
         except Exception as error:
-            print(f"kfcheck: a cleanup of '{scenario.title}' failed: {error}", file=sys.stderr)
-    if scenario.settings.keep_namespaces or not scenario.namespace:
-        return
-    try:
-        if scenario.shared_namespace:
-            for obj in reversed(scenario.created):
-                delete_object(
-                    scenario.kube, obj["apiVersion"], obj["kind"], obj["metadata"]["name"], scenario.namespace
-                )
-        else:
-            delete(scenario.kube, scenario.namespace)
-    except Exception as error:
-        print(
-            f"kfcheck: could not remove what '{scenario.title}' created in {scenario.namespace} ({error}); the "
-            "next run on this host removes it (its owner process will be gone)",
-            file=sys.stderr,
-        )
+            left.append(f"a cleanup of '{scenario.title}' failed: {error}")
+    if not scenario.settings.keep_namespaces and scenario.namespace:
+        left += _remove_created(scenario)
+    if left:
+        raise CleanupFailed(left)
+
+
+def _remove_created(scenario: Scenario) -> list[str]:
+    """Deletes the scenario's namespace, or in a shared namespace each object it created; what could not be
+    deleted, with the error."""
+    if not scenario.shared_namespace:
+        targets = [("v1", "Namespace", scenario.namespace, "")]
+    else:
+        targets = [(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], scenario.namespace)
+                   for obj in reversed(scenario.created)]  # fmt: skip
+    left = []
+    for api_version, kind, name, namespace in targets:
+        try:
+            if kind == "Namespace" and not namespace:
+                delete(scenario.kube, name)
+            else:
+                delete_object(scenario.kube, api_version, kind, name, namespace)
+        except Exception as error:
+            why = f"{error.status} {wait.status_message(error)}" if isinstance(error, ApiException) else str(error)
+            left.append(f"{kind} {namespace + '/' if namespace else ''}{name} (not deleted: {why})")
+    return left
 
 
 def delete(kube: Kube, name: str, timeout: float = CLEANUP_SECONDS) -> None:

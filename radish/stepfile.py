@@ -12,7 +12,10 @@ from pathlib import Path
 
 from radish import given, then, when
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
+# `radish features/` in a checkout imports the checkout's kfcheck/; installed from a wheel (kfcheck/bundled/radish/)
+# these files import the installed kfcheck and add nothing to sys.path.
+if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kfcheck import capabilities, container_builder, helm, notebook, poddefault, pytorchjob, tfjob, trainjob
 from kfcheck.radish_support import register_steps

@@ -10,9 +10,26 @@ from pathlib import Path
 from radish import after, before, world
 from radish.stepmodel import Step
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's kfcheck/ for `radish features/`
+# `radish features/` in a checkout imports the checkout's kfcheck/; installed from a wheel (kfcheck/bundled/radish/)
+# these files import the installed kfcheck and add nothing to sys.path.
+if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kfcheck import diagnostics, namespaces, permissions, radish_timings, reports, wait
+from kfcheck import (
+    diagnostics,
+    jobs,
+    namespaces,
+    notebook,
+    permissions,
+    poddefault,
+    provenance,
+    pytorchjob,
+    radish_timings,
+    reports,
+    tfjob,
+    trainjob,
+    wait,
+)
 from kfcheck.config import ConfigError, Settings
 from kfcheck.kube import ClusterUnavailable, connect
 from kfcheck.radish_support import (
@@ -26,9 +43,18 @@ from kfcheck.radish_support import (
     record_setup_error,
     recorded_hook,
     refuse_start,
+    report_for_run,
 )
 
 install_report_hooks()
+# Each Kubeflow API the suite checks, and the controller or webhook that serves it (kfcheck/provenance.py).
+SERVED_APIS = [
+    (pytorchjob.API, jobs.TRAINING_OPERATOR),
+    (tfjob.API, jobs.TRAINING_OPERATOR),
+    (trainjob.API, trainjob.TRAINER),
+    (notebook.API, notebook.CONTROLLER),
+    (poddefault.API, poddefault.WEBHOOK),
+]
 radish_timings.register()  # where each scenario's time went, and the CPU/memory used, attached to its report
 
 
@@ -73,6 +99,7 @@ def configure(features, marker):
             str(error),
             "grant the roles in deploy/rbac/kfcheck-rbac.yaml, or run inside your namespace with -u namespace=NAME",
         )
+    _read_provenance()
     try:
         orphans = namespaces.sweep_orphans(world.kube, world.settings)
     except Exception as error:
@@ -80,6 +107,18 @@ def configure(features, marker):
     else:
         if orphans:
             print(f"kfcheck: deleted what earlier runs that died left: {', '.join(orphans)}", file=sys.stderr)
+
+
+def _read_provenance():
+    """What served each Kubeflow API, on the console and at the top of the reports."""
+    try:
+        served = provenance.read(world.kube, world.settings, SERVED_APIS)
+    except Exception as error:
+        text, data = f"could not be read: {error}", None
+    else:
+        text, data = provenance.render(served), provenance.payload(served)
+    print(f"kfcheck: {provenance.TITLE}:\n  " + text.replace("\n", "\n  "), file=sys.stderr, flush=True)
+    report_for_run(provenance.TITLE, configure, text, data)
 
 
 @before.each_scenario
@@ -114,11 +153,16 @@ def attach_evidence_on_failure(step):
         attach_evidence(step, f"{name} of namespace {current.namespace}", text)
 
 
+def _evidence(scenario):
+    current = getattr(scenario.context, "kfcheck", None)
+    return diagnostics.gather(current) if current is not None else {}
+
+
 @after.each_scenario
-@recorded_hook("after", "clean up: undo the scenario's changes, remove what it created")
+@recorded_hook("after", "clean up: undo the scenario's changes, remove what it created", evidence=_evidence)
 def finish_scenario(scenario):
     if getattr(scenario.context, "kfcheck", None) is not None:
-        namespaces.finish(scenario.context.kfcheck)
+        namespaces.finish(scenario.context.kfcheck)  # raises what it left behind: the hook fails with it
 
 
 @after.all(order=1)  # after radish's own writers (order 100), so their files exist

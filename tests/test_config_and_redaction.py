@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kfcheck.config import ConfigError, Settings
 from kfcheck.redact import REDACTED, redact_object, redact_text
@@ -87,3 +90,31 @@ def test_the_readme_lists_every_setting_as_kfcheck_config_prints_it() -> None:
     assert rows, "Settings.markdown_table() printed no setting"
     missing = [row for row in rows if row not in readme.splitlines()]
     assert not missing, "README.md differs from `python -m kfcheck config` in:\n" + "\n".join(missing)
+
+
+def _kubeconfig(path: Path, server: str, ca: bytes, user: str, context: str = "ctx") -> str:
+    text = {
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": f"cluster-of-{user}", "cluster": {
+            "server": server, "certificate-authority-data": base64.b64encode(ca).decode()}}],
+        "contexts": [{"name": context, "context": {"cluster": f"cluster-of-{user}", "user": user}}],
+        "users": [{"name": user, "user": {"token": "t"}}],
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(text))
+    return str(path)
+
+
+def test_the_embedded_cluster_is_known_by_its_api_server_and_ca_whatever_kubeconfig_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = b"-----BEGIN CERTIFICATE-----\nembedded\n-----END CERTIFICATE-----\n"
+    ours = _kubeconfig(tmp_path / "kubeconfig", "https://10.0.0.1:6443", ca, "admin")
+    (tmp_path / "cluster.json").write_text(json.dumps({"kubeconfig": ours, "registry": "127.0.0.1:5000"}))
+    monkeypatch.setenv("KFCHECK_STATE", str(tmp_path))
+    profile_user = _kubeconfig(tmp_path / "profile", "https://10.0.0.1:6443/", ca, "alice", context="mine")
+    assert Settings.from_user_data({"kubeconfig": profile_user}).registry == "127.0.0.1:5000"
+    same_address_other_ca = _kubeconfig(tmp_path / "other-ca", "https://10.0.0.1:6443", b"another CA", "bob")
+    assert Settings.from_user_data({"kubeconfig": same_address_other_ca}).registry == ""
+    other_server = _kubeconfig(tmp_path / "other", "https://10.0.0.2:6443", ca, "carol")
+    assert Settings.from_user_data({"kubeconfig": other_server}).registry == ""
+    assert Settings.from_user_data({"kubeconfig": str(tmp_path / "missing")}).registry == ""

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 from kubernetes import client, watch
 
-from kfcheck import helm
+from kfcheck import helm, reports
 from kfcheck.config import Settings
 from kfcheck.embedded import cluster
 from kfcheck.embedded.layout import REPO_ROOT, Layout
 from kfcheck.embedded.processes import running_pid, stop_pid
 from kfcheck.kube import connect
+from kfcheck.radish_support import STRICT_FAILURE
 from tests.cluster.conftest import Kubectl
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
@@ -228,6 +229,12 @@ def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_ot
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
             env={**os.environ, "KUBECONFIG": kubeconfig},
         )  # fmt: skip
+        strict = subprocess.run(  # as `make validate` runs on the embedded cluster, where everything is served
+            [sys.executable, "-m", "kfcheck", "run", "--reports", str(tmp_path / "strict"),
+             "features/pytorchjob.feature", "-b", "radish", "--no-ansi", "--tags", "smoke", "-u", "strict=true"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
+            env={**os.environ, "KUBECONFIG": kubeconfig},
+        )  # fmt: skip
     finally:
         subprocess.run(
             [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)], check=True, timeout=120
@@ -246,6 +253,13 @@ def test_a_cluster_without_the_pytorchjob_api_skips_that_feature_and_runs_the_ot
     assert statuses["Distributed PyTorch training with PyTorchJob"] == {"skipped"}, statuses
     assert statuses["Distributed TensorFlow training with TFJob"] == {"passed"}, statuses
     assert "the cluster does not serve PyTorchJob (kubeflow.org/v1, from the Kubeflow training operator)" in output
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    strict_results = reports.read_results(tmp_path / "strict" / "messages.ndjson")
+    assert strict_results and all(scenario.status == "failed" for scenario in strict_results)
+    for scenario in strict_results:
+        assert f"{STRICT_FAILURE}: the cluster does not serve PyTorchJob (kubeflow.org/v1" in scenario.failure()
+    served = reports.run_findings(reports.read_envelopes(tmp_path / "strict" / "messages.ndjson"))
+    assert "PyTorchJob (kubeflow.org/v1): not served by this cluster" in served["what served each Kubeflow API"]
 
 
 FEATURES = ["pytorchjob", "tfjob", "poddefault", "container_builder", "helm_upgrade"]

@@ -3,19 +3,23 @@
 import os
 from types import SimpleNamespace
 
-from radish import after, before, given, then, when
+from radish import after, before, given, then, when, world
 
+from kfcheck import radish_timings, usage
 from kfcheck.capabilities import Unavailable
 from kfcheck.radish_support import (
     attach_evidence,
     install_report_hooks,
     install_signal_handlers,
+    mark_skipped,
     record_setup_error,
     recorded_hook,
+    report_for_run,
     scenario_step,
 )
 
 install_report_hooks()
+radish_timings.register()  # like the suite's terrain: each scenario's time and usage tables, at its end
 
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
@@ -23,17 +27,36 @@ MARKER = os.environ.get("DEMO_MARKER_FILE")
 @before.all
 def start(features, marker):
     install_signal_handlers()
+    world.settings = SimpleNamespace(strict=(world.config.user_data or {}).get("strict") == "true")
+    report_for_run("what served each Kubeflow API", start,
+                   "Demo (demo.example/v1): demo-controller, Deployment demo/demo-controller, version v0.1 — kfcheck "
+                   "stand-in following Kubeflow v1.10.0", {"kind": "kfcheck/provenance", "apis": []})  # fmt: skip
 
 
 @before.each_scenario
 @recorded_hook("before", "set up the scenario")
 def set_up(scenario):
-    scenario.context.kfcheck = SimpleNamespace(step=None)  # what steps get (kfcheck.scenario.Scenario in the suite)
+    # what steps get (kfcheck.scenario.Scenario in the suite)
+    scenario.context.kfcheck = SimpleNamespace(step=None, shared_namespace=False)
+    tags = [tag.name for tag in scenario.all_tags]
+    if "preflight-skip" in tags:  # as the suite's preflight marks a scenario the user's rights do not allow
+        mark_skipped(scenario, "the run may not create pods in namespace demo")
     try:
-        if "setup-fails" in [tag.name for tag in scenario.all_tags]:
+        if "setup-fails" in tags:
             raise RuntimeError("namespace could not be created (demo)")
     except RuntimeError as error:
         record_setup_error(scenario, error)
+
+
+def objects_left(scenario):
+    return {"objects (YAML)": "kind: Pod\nmetadata: {name: demo-0, namespace: demo}\n"}
+
+
+@after.each_scenario
+@recorded_hook("after", "clean up the scenario", evidence=objects_left)
+def clean_up(scenario):
+    if "cleanup-fails" in [tag.name for tag in scenario.all_tags] and not os.environ.get("DEMO_CLEANUP_WORKS"):
+        raise RuntimeError("left behind: Pod demo/demo-0 (not deleted: admission webhook denied the request)")
 
 
 @given("a number {number:d}")
@@ -81,3 +104,14 @@ def nothing(demo):
 @scenario_step
 def api_not_served(demo):
     raise Unavailable("the cluster serves no demo.example/v1 API")
+
+
+@after.each_scenario(order=100)  # between radish_timings' read_namespace (101) and its tables (99)
+def read_the_demo_namespace(scenario):
+    """What radish_timings reads from the cluster, as a cluster would give it (the demo has none): the scenario's
+    namespace, created when it started, without pods; the kubelet sampled nothing."""
+    created = scenario.context.kfcheck_started.isoformat()
+    namespace = {"metadata": {"name": "demo", "creationTimestamp": created}}
+    nothing = ("service_accounts", "submitted", "jobs", "pods", "events")
+    scenario.context.kfcheck_record = {"namespace": [namespace], **{key: [] for key in nothing}}
+    scenario.context.kfcheck_usage = usage.payload(scenario.sentence, radish_timings.SAMPLE_SECONDS, {}, {}, None)
