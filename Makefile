@@ -17,24 +17,24 @@ build: setup
 # switching is `make down` then `make up KUBEFLOW_INSTALL=...`.
 KUBEFLOW_INSTALL ?= helm
 up: build
-	@$(PYTHON) -m kfcheck.embedded up --no-build --install $(KUBEFLOW_INSTALL) $(if $(SWITCH),--switch,)
+	@$(PYTHON) -m kfcheck_cluster up --no-build --install $(KUBEFLOW_INSTALL) $(if $(SWITCH),--switch,)
 
 down:
-	@$(PYTHON) -m kfcheck.embedded down
+	@$(PYTHON) -m kfcheck_cluster down
 
 status:
-	@$(PYTHON) -m kfcheck.embedded status
+	@$(PYTHON) -m kfcheck_cluster status
 
 # Copies the suite's images to the registry your cluster pulls from: make push-images REGISTRY=reg.example/kfcheck
 # (TLS_VERIFY=false for a plain-HTTP registry, AUTHFILE=path for credentials); then run with -u registry=$(REGISTRY).
 TLS_VERIFY ?= true
 push-images: up
-	@$(PYTHON) -m kfcheck.embedded push-images --registry "$(REGISTRY)" --tls-verify $(TLS_VERIFY) \
+	@$(PYTHON) -m kfcheck_cluster push-images --registry "$(REGISTRY)" --tls-verify $(TLS_VERIFY) \
 	  $(if $(AUTHFILE),--authfile $(AUTHFILE),)
 
 lint: setup
-	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck radish tests images components bench conftest.py
-	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck radish tests images components bench conftest.py
+	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck kfcheck_cluster radish tests images components bench conftest.py
+	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck kfcheck_cluster radish tests images components bench conftest.py
 	@$(KFCHECK_CACHE)/venv/bin/mypy
 
 unit-tests: setup
@@ -72,7 +72,7 @@ validate-manifests: setup
 
 # The main job: the embedded cluster unless KUBECONFIG names one, then every feature, with reports: the run
 # as Cucumber Messages (messages.ndjson) and, made from them, cucumber.json, junit.xml and cucumber.html, also
-# when the run cannot start (`kfcheck run`; see kfcheck/reports.py).
+# when the run cannot start (`kfcheck run`; see kfcheck/reports/).
 # On the embedded cluster (no KUBECONFIG) the run is strict: everything is served there, so a skip fails.
 REPORTS ?= reports
 RADISH_ARGS ?= $(if $(CI),--no-ansi --no-line-jump,)
@@ -89,7 +89,7 @@ validate: setup
 PROFILE_ARGS = -u namespace=kfcheck-profile -u registry=127.0.0.1:5000 -u push_registry=registry.kube-system.svc.cluster.local:5000
 validate-profile: up
 	@cluster/build-binaries.sh cucumber_json_formatter
-	@$(PYTHON) -m kfcheck.embedded profile
+	@$(PYTHON) -m kfcheck_cluster profile
 	@KUBECONFIG=$(KFCHECK_STATE)/profile-kubeconfig $(PYTHON) -m kfcheck run --reports $(REPORTS)/profile \
 	  features/ -b radish $(PROFILE_ARGS) $(RADISH_ARGS)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck.config import Settings
-from kfcheck.kube import ClusterUnavailable, connect
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import ClusterUnavailable, connect
 
 
 def _cluster_missing() -> str | None:

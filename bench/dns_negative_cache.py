@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from kfcheck.embedded.layout import CLUSTER_DIR, CLUSTER_DOMAIN, Layout
+from kfcheck_cluster.layout import CLUSTER_DIR, CLUSTER_DOMAIN, Layout
 
 SERVERS = {"cache 30 (before)": 15353, "cache 30 + disable denial (now)": 15354}
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
-from kfcheck.embedded import images
-from kfcheck.embedded.layout import Layout
+from kfcheck_cluster import images
+from kfcheck_cluster.layout import Layout
 
 
 def main(names: list[str]) -> int:

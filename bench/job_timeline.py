@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes import client, config, watch
 
-from kfcheck import manifests
+from kfcheck.core import manifests
 
 KINDS = {"pytorchjob": ("pytorchjobs", "pytorchjob-wiring"), "tfjob": ("tfjobs", "tfjob-wiring")}
 Line = tuple[float, str]

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kfcheck import phases, reports
-from kfcheck.radish_timings import PHASES_KIND
+from kfcheck import reports
+from kfcheck.bdd.timing_tables import PHASES_KIND
+from kfcheck.measure import phases
 
 SHORT = {
     "namespace": "ns",

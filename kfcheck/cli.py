@@ -11,8 +11,11 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from kfcheck import gate, helm, report_tools, reports, suite_files
-from kfcheck.config import ConfigError, Settings
+from kfcheck import reports
+from kfcheck.core import suite_files
+from kfcheck.core.config import ConfigError, Settings
+from kfcheck.kubeflow import helm
+from kfcheck.reports import gate, tools
 
 # What to do about each error radish raises before its run starts (its class name -> title, fix).
 _RADISH_START_ERRORS = {
@@ -253,7 +256,7 @@ def _run_parallel(args: argparse.Namespace) -> int:
 def _install_tools(args: argparse.Namespace) -> int:
     """Cucumber's json-formatter and npm tools into the cache (they are otherwise installed on first use)."""
     del args
-    found, errors = report_tools.install_all()
+    found, errors = tools.install_all()
     for line in found:
         print(line)
     for error in errors:

@@ -4,7 +4,7 @@ cucumber JSON reports are merged into one.
 
 Scenarios matching the serial tag expression (default `slow`: the trainings and the Helm upgrade, which
 need the CPU or change what everyone uses) run afterwards in one radish process, alone. Each process
-has its own scenario namespaces and cleans them up itself (kfcheck.namespaces).
+has its own scenario namespaces and cleans them up itself (kfcheck.core.namespaces).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Step definitions: one row per sentence, each one call into kfcheck/ given the scenario (kfcheck/scenario.py).
+"""Step definitions: one row per sentence, each one call into kfcheck/ given the scenario (kfcheck/core/scenario.py).
 
-A row is (keyword, sentence, call): radish matches the sentence, kfcheck.radish_support.scenario_step turns radish's
+A row is (keyword, sentence, call): radish matches the sentence, kfcheck.bdd.support.scenario_step turns radish's
 step into the scenario, and the call gets the sentence's named fields ({name}, {workers}, ...) as keyword arguments.
 """
 
@@ -17,8 +17,9 @@ from radish import given, then, when
 if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kfcheck import capabilities, container_builder, helm, notebook, poddefault, pytorchjob, tfjob, trainjob
-from kfcheck.radish_support import register_steps
+from kfcheck.bdd.support import register_steps
+from kfcheck.core import capabilities
+from kfcheck.kubeflow import container_builder, helm, notebook, poddefault, pytorchjob, tfjob, trainjob
 
 RESOURCES_TABLE = "every Kubeflow component runs with these resources:"
 

@@ -1,6 +1,6 @@
 """radish hooks: settings and cluster check before the run, a namespace per scenario, cleanup always,
 evidence attached to failed steps; the run recorded as Cucumber Messages (kfcheck.reports, through
-kfcheck.radish_support.install_report_hooks) and radish's own cucumber JSON normalised at the end."""
+kfcheck.bdd.support.install_report_hooks) and radish's own cucumber JSON normalised at the end."""
 
 from __future__ import annotations
 
@@ -15,24 +15,9 @@ from radish.stepmodel import Step
 if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kfcheck import (
-    diagnostics,
-    jobs,
-    namespaces,
-    notebook,
-    permissions,
-    poddefault,
-    provenance,
-    pytorchjob,
-    radish_timings,
-    reports,
-    tfjob,
-    trainjob,
-    wait,
-)
-from kfcheck.config import ConfigError, Settings
-from kfcheck.kube import ClusterUnavailable, connect
-from kfcheck.radish_support import (
+from kfcheck import reports
+from kfcheck.bdd import timing_tables
+from kfcheck.bdd.support import (
     attach_evidence,
     check_tag_expression,
     feature_of,
@@ -45,9 +30,13 @@ from kfcheck.radish_support import (
     refuse_start,
     report_for_run,
 )
+from kfcheck.core import diagnostics, namespaces, permissions, provenance, wait
+from kfcheck.core.config import ConfigError, Settings
+from kfcheck.core.kube import ClusterUnavailable, connect
+from kfcheck.kubeflow import jobs, notebook, poddefault, pytorchjob, tfjob, trainjob
 
 install_report_hooks()
-# Each Kubeflow API the suite checks, and the controller or webhook that serves it (kfcheck/provenance.py).
+# Each Kubeflow API the suite checks, and the controller or webhook that serves it (kfcheck/core/provenance.py).
 SERVED_APIS = [
     (pytorchjob.API, jobs.TRAINING_OPERATOR),
     (tfjob.API, jobs.TRAINING_OPERATOR),
@@ -55,7 +44,7 @@ SERVED_APIS = [
     (notebook.API, notebook.CONTROLLER),
     (poddefault.API, poddefault.WEBHOOK),
 ]
-radish_timings.register()  # where each scenario's time went, and the CPU/memory used, attached to its report
+timing_tables.register()  # where each scenario's time went, and the CPU/memory used, attached to its report
 
 
 @before.all

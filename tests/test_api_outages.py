@@ -1,4 +1,4 @@
-"""Waits, cleanups and sweeps ride out API server outages (kfcheck.wait.retrying) and say how long the API
+"""Waits, cleanups and sweeps ride out API server outages (kfcheck.core.wait.retrying) and say how long the API
 was away; a request the server refused for a reason is not retried."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from kfcheck import wait
+from kfcheck.core import wait
 
 
 def flaky(failures: list[BaseException], result: str = "answer"):

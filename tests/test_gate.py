@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kfcheck import gate
+from kfcheck.reports import gate
 
 PASSED = {"f;a": "passed", "f;b": "passed", "f;c": "failed"}
 

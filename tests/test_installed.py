@@ -22,12 +22,20 @@ from pathlib import Path
 import pytest
 import radish
 
-from kfcheck import cli, report_tools, reports, suite_files
+from kfcheck import cli, reports
+from kfcheck.core import suite_files
+from kfcheck.reports import tools
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "radish_fixtures"
-BUILD_IGNORE = shutil.ignore_patterns(".git", "reports", "build", "*.egg-info", "__pycache__", "node_modules",
-                                      ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache")  # fmt: skip
+_IGNORED = shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "node_modules", ".venv", ".mypy_cache",
+                                  ".ruff_cache", ".pytest_cache")  # fmt: skip
+
+
+def build_ignore(directory: str, names: list[str]) -> set[str]:
+    """What a copy of the checkout leaves out: caches, builds, and the run reports at its top (not kfcheck/reports)."""
+    top_reports = {"reports"} if Path(directory) == REPO else set()
+    return set(_IGNORED(directory, names)) | (top_reports & set(names))
 
 
 # --- the pinned version, radish's arguments ---------------------------------------------------------------------
@@ -37,11 +45,11 @@ def test_the_json_formatter_version_is_the_one_pinned_for_the_build() -> None:
     versions = dict(
         line.split("=", 1) for line in (REPO / "cluster" / "versions.env").read_text().splitlines() if "=" in line
     )
-    assert versions["CUCUMBER_JSON_FORMATTER_VERSION"] == report_tools.JSON_FORMATTER_VERSION
+    assert versions["CUCUMBER_JSON_FORMATTER_VERSION"] == tools.JSON_FORMATTER_VERSION
     go_mod = (suite_files.json_formatter_module() / "go.mod").read_text()
-    major = report_tools.JSON_FORMATTER_VERSION.split(".")[0]
-    assert f"json-formatter/go/v{major} v{report_tools.JSON_FORMATTER_VERSION} " in go_mod
-    assert f"github.com/cucumber/common/json-formatter/go/v{major}/cmd" == report_tools.JSON_FORMATTER_PACKAGE
+    major = tools.JSON_FORMATTER_VERSION.split(".")[0]
+    assert f"json-formatter/go/v{major} v{tools.JSON_FORMATTER_VERSION} " in go_mod
+    assert f"github.com/cucumber/common/json-formatter/go/v{major}/cmd" == tools.JSON_FORMATTER_PACKAGE
 
 
 def test_the_options_taking_a_value_are_radishs() -> None:
@@ -84,10 +92,10 @@ def test_a_json_formatter_that_cannot_be_built_names_the_command(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setenv("KFCHECK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))  # neither Go nor a cucumber-json-formatter
-    with pytest.raises(report_tools.ToolError, match=r"Go, which builds it, is not on \$PATH.*`kfcheck install-tools`"):
-        report_tools.json_formatter()
-    with pytest.raises(report_tools.ToolError, match=r"not installed in .*cache.*`kfcheck install-tools`"):
-        report_tools.node_tools(install=False)
+    with pytest.raises(tools.ToolError, match=r"Go, which builds it, is not on \$PATH.*`kfcheck install-tools`"):
+        tools.json_formatter()
+    with pytest.raises(tools.ToolError, match=r"not installed in .*cache.*`kfcheck install-tools`"):
+        tools.node_tools(install=False)
 
 
 def test_a_missing_tool_fails_only_its_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,9 +103,9 @@ def test_a_missing_tool_fails_only_its_report(tmp_path: Path, monkeypatch: pytes
     reports.write_start_failure(messages, "a test", "nothing ran", "nothing to fix")
 
     def missing(install: bool = True) -> Path:
-        raise report_tools.ToolError("no json-formatter here: `kfcheck install-tools`")
+        raise tools.ToolError("no json-formatter here: `kfcheck install-tools`")
 
-    monkeypatch.setattr(report_tools, "json_formatter", missing)
+    monkeypatch.setattr(tools, "json_formatter", missing)
     written = reports.write_reports(messages, tmp_path)
     assert [path.name for path in written.paths] == ["junit.xml", "cucumber.html"]
     assert written.errors == ["cucumber JSON: no json-formatter here: `kfcheck install-tools`"]
@@ -111,7 +119,7 @@ def test_a_missing_tool_fails_only_its_report(tmp_path: Path, monkeypatch: pytes
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`pip wheel --no-deps` of a copy of the checkout (setuptools writes build/ and *.egg-info into its source)."""
     source, dist = tmp_path_factory.mktemp("source") / "kfcheck", tmp_path_factory.mktemp("dist")
-    shutil.copytree(REPO, source, ignore=BUILD_IGNORE)
+    shutil.copytree(REPO, source, ignore=build_ignore)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
                            capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
@@ -148,7 +156,7 @@ def installed(wheel: Path) -> Iterator[Path]:
     or Python changes) and, each time, this wheel."""
     requirements = REPO / "requirements" / "runtime.txt"
     key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:12]
-    home = report_tools.caches()[0] / "test-installed"
+    home = tools.caches()[0] / "test-installed"
     venv = home / f"venv-{key}"
     home.mkdir(parents=True, exist_ok=True)
     with (home / ".lock").open("a") as lock:
@@ -173,7 +181,7 @@ def _kfcheck(venv: Path, cwd: Path, env: dict[str, str], *arguments: str) -> sub
 @pytest.mark.slow
 def test_an_installed_kfcheck_writes_every_report_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"  # empty: the tools are installed on first use
-    shared = report_tools.caches()[0] / "go"  # Go's module and build caches, as cluster/build-binaries.sh's
+    shared = tools.caches()[0] / "go"  # Go's module and build caches, as cluster/build-binaries.sh's
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(KFCHECK_CACHE=str(cache), KUBECONFIG=str(tmp_path / "no-kubeconfig"),
                GOMODCACHE=env.get("GOMODCACHE", str(shared / "mod")), GOCACHE=env.get("GOCACHE", str(shared / "build")),

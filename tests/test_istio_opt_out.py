@@ -10,19 +10,20 @@ from typing import Any
 
 import pytest
 
-from kfcheck import manifests, poddefault
-from kfcheck.capabilities import Unavailable
-from kfcheck.config import Settings
-from kfcheck.manifests import FIXTURES
-from kfcheck.scenario import Scenario
+from kfcheck.core import manifests
+from kfcheck.core.capabilities import Unavailable
+from kfcheck.core.config import Settings
+from kfcheck.core.manifests import all_fixtures
+from kfcheck.core.scenario import Scenario
+from kfcheck.kubeflow import poddefault
 
 OPT_OUT = "sidecar.istio.io/inject"
-ALL_FIXTURES = sorted(path.stem for path in FIXTURES.glob("*.yaml"))
+ALL_FIXTURES = sorted(all_fixtures())
 MAKE_NO_POD = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "PodDefault"}
 # A Notebook server's pod is Kubeflow's own, not a check of the suite's: on a Kubeflow with Istio it carries
 # the sidecar, as every notebook there does (it serves until stopped, so the sidecar never holds it up).
 KUBEFLOW_SERVES = {"Notebook"}
-TRAINER_JOB = "node"  # the replicated job of the torch runtimes' trainer (kfcheck/trainjob.py's runtime)
+TRAINER_JOB = "node"  # the replicated job of the torch runtimes' trainer (kfcheck/kubeflow/trainjob.py's runtime)
 
 
 def rendered(fixture: str) -> list[dict[str, Any]]:

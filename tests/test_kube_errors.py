@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck.config import Settings
-from kfcheck.kube import ClusterUnavailable, connect
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import ClusterUnavailable, connect
 
 KUBECONFIG = """apiVersion: v1
 kind: Config

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kfcheck.config import CLUSTER_STATE
-from kfcheck.embedded import kubeflow, trainer
-from kfcheck.embedded.layout import REGISTRY, Layout
-from kfcheck.embedded.processes import ClusterError
+from kfcheck.core.config import CLUSTER_STATE
+from kfcheck_cluster import kubeflow, trainer
+from kfcheck_cluster.layout import REGISTRY, Layout
+from kfcheck_cluster.processes import ClusterError
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""deploy/rbac/ grants exactly what kfcheck/permissions.py says the features need, per scope."""
+"""deploy/rbac/ grants exactly what kfcheck/core/permissions.py says the features need, per scope."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from kfcheck import permissions
-from kfcheck.permissions import CLUSTER, COMPONENTS, SCENARIO, Permission
+from kfcheck.core import permissions
+from kfcheck.core.permissions import CLUSTER, COMPONENTS, SCENARIO, Permission
 
 MANIFEST = Path(__file__).resolve().parents[1] / "deploy" / "rbac" / "kfcheck-rbac.yaml"
 ROLE_SCOPE = {"kfcheck-scenario": SCENARIO, "kfcheck-namespaces": CLUSTER, "kfcheck-helm-upgrade": COMPONENTS}

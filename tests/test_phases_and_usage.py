@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kfcheck import parallel, phases, usage
+from kfcheck import parallel
+from kfcheck.measure import phases, usage
 
 START = datetime(2026, 11, 25, 18, 0, 0, tzinfo=UTC)
 

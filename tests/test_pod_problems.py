@@ -1,4 +1,4 @@
-"""The shared detector of causes that will not resolve by themselves (kfcheck.wait.pod_problems), on
+"""The shared detector of causes that will not resolve by themselves (kfcheck.core.wait.pod_problems), on
 objects shaped as the kubernetes client returns them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kfcheck import wait
+from kfcheck.core import wait
 
 
 def _kube(events: list[Any]) -> Any:

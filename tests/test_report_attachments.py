@@ -1,7 +1,7 @@
 """Every attachment of a run reaches every report made from its messages (issue 21): the messages, the
 json-formatter's cucumber JSON (embeddings of steps and of before/after hooks), the cucumber.json kfcheck
 writes (evidence folded into error_message) and the JUnit XML's system-out hold as many per scenario. The
-scenario's time and usage tables (kfcheck.radish_timings, attached at its end) are on an after hook step.
+scenario's time and usage tables (kfcheck.bdd.timing_tables, attached at its end) are on an after hook step.
 JUnit times have at most 3 decimals, as the released junit-10.xsd of Jenkins' xUnit plugin requires."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from kfcheck import reports, usage
-from kfcheck.radish_timings import PHASES_KIND
+from kfcheck import reports
+from kfcheck.bdd.timing_tables import PHASES_KIND
+from kfcheck.measure import usage
 from tests.test_radish_reports import FIXTURES, JUNIT_XSD, REPO, kfcheck_run
 
 JUNIT_XSD_SHA256 = "a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6"  # tests/data/README.md

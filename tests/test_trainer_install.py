@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kfcheck.embedded import trainer
-from kfcheck.embedded.layout import Layout
+from kfcheck_cluster import trainer
+from kfcheck_cluster.layout import Layout
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck.datasets import MNIST_SOURCE, ensure_mnist
+from kfcheck_cluster.datasets import MNIST_SOURCE, ensure_mnist
 
 pytestmark = pytest.mark.training
 IMAGES = Path(__file__).resolve().parents[1] / "images"

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from kfcheck import gate, reports
-from kfcheck.radish_support import STRICT_FAILURE
+from kfcheck import reports
+from kfcheck.bdd.support import STRICT_FAILURE
+from kfcheck.reports import gate
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "radish_fixtures"

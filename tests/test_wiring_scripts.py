@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kfcheck import manifests
+from kfcheck.core import manifests
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["busybox", "nc", "--help"], capture_output=True, check=False).returncode not in (0, 1),

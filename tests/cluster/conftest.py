@@ -12,11 +12,11 @@ from string import Template
 
 import pytest
 
-from kfcheck import diagnostics, namespaces, wait
-from kfcheck.config import Settings
-from kfcheck.embedded.layout import REGISTRY, Layout
-from kfcheck.kube import connect
-from kfcheck.scenario import Scenario
+from kfcheck.core import diagnostics, namespaces, wait
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import connect
+from kfcheck.core.scenario import Scenario
+from kfcheck_cluster.layout import REGISTRY, Layout
 
 MANIFESTS = Path(__file__).parent / "manifests"
 CHECK_IMAGE = f"{REGISTRY}/cluster-check:latest"
@@ -26,7 +26,7 @@ CHECK_IMAGE = f"{REGISTRY}/cluster-check:latest"
 class Kubectl:
     """kubectl in one test's namespace, for what the tests exercise through kubectl itself (apply of their
     manifests, logs, exec, port checks). The namespace, the waits and the evidence of a failed wait are the
-    suite's own (kfcheck.namespaces, kfcheck.wait, kfcheck.diagnostics), as for any scenario."""
+    suite's own (kfcheck.core.namespaces, kfcheck.core.wait, kfcheck.core.diagnostics), as for any scenario."""
 
     binary: str
     kubeconfig: str
@@ -117,7 +117,7 @@ def settings(kubeconfig: str) -> Settings:
 
 @pytest.fixture
 def kubectl(layout: Layout, settings: Settings, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    """kubectl bound to the test's own namespace, made and removed as a scenario's (kfcheck.namespaces:
+    """kubectl bound to the test's own namespace, made and removed as a scenario's (kfcheck.core.namespaces:
     labelled with the run, deleted after the test whatever happened, swept if the run dies)."""
     with namespace_for_test(layout, settings, f"check {request.node.name}") as bound:
         yield bound

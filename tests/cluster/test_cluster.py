@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck.embedded.layout import NODE_NAME, SERVICE_CIDR
+from kfcheck_cluster.layout import NODE_NAME, SERVICE_CIDR
 
 from .conftest import CHECK_IMAGE, Kubectl
 

@@ -1,4 +1,4 @@
-"""Namespaces from kfcheck/fixtures/namespace.yaml are accepted by the real API server whatever the run id and
+"""Namespaces from kfcheck/kubeflow/fixtures/namespace.yaml are accepted by the real API server whatever the run id and
 the scenario's name, and a radish run of scenarios named as QA writes them (a colon, a '#', `on`) passes."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from kfcheck import manifests, namespaces, wait
-from kfcheck.config import Settings
-from kfcheck.embedded.layout import REPO_ROOT
-from kfcheck.kube import Kube, connect
+from kfcheck.core import manifests, namespaces, wait
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import Kube, connect
+from kfcheck_cluster.layout import REPO_ROOT
 
 from ..test_fixtures import HOSTILE
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from kfcheck import reports, wait
-from kfcheck.config import Settings
-from kfcheck.embedded.layout import REPO_ROOT, Layout
+from kfcheck import reports
+from kfcheck.core import wait
+from kfcheck.core.config import Settings
+from kfcheck_cluster.layout import REPO_ROOT, Layout
 
 from .conftest import CHECK_IMAGE, Kubectl, namespace_for_test
 from .test_cluster import _wait_reachable, _webhook_certificates
@@ -64,7 +65,7 @@ class Injection:
 
 @pytest.fixture
 def user_namespace(layout: Layout, settings: Settings, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    """A namespace as kfcheck.namespaces makes one (deleted afterwards, swept if the run dies), labelled for
+    """A namespace as kfcheck.core.namespaces makes one (deleted afterwards, swept if the run dies), labelled for
     injection, and with a label of its own that the injector's registration selects."""
 
     def labels(namespace: str) -> dict[str, str]:

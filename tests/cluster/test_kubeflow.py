@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck import helm
-from kfcheck.config import Settings
-from kfcheck.embedded import trainer
-from kfcheck.embedded.layout import REPO_ROOT
+from kfcheck.core.config import Settings
+from kfcheck.kubeflow import helm
+from kfcheck_cluster import trainer
+from kfcheck_cluster.layout import REPO_ROOT
 
 from .conftest import Kubectl
 
@@ -88,7 +88,7 @@ def test_up_gives_the_release_back_the_values_an_interrupted_upgrade_left(kubect
     try:
         helm.upgrade_resources(settings, {"limits": {"memory": "2Gi"}})
         assert _container_resources(kubectl) != before
-        up = subprocess.run([sys.executable, "-m", "kfcheck.embedded", "up", "--no-build"], cwd=REPO_ROOT,
+        up = subprocess.run([sys.executable, "-m", "kfcheck_cluster", "up", "--no-build"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
         assert up.returncode == 0, up.stdout + up.stderr
         assert _container_resources(kubectl) == before
@@ -130,7 +130,7 @@ def _helm_output(settings: Settings, *args: str) -> str:
 
 
 def test_trainer_and_jobset_are_installed_beside_the_v1_operator(kubectl: Kubectl) -> None:
-    """Kubeflow Trainer v2 and JobSet (kfcheck/embedded/trainer.py): CRDs established, both controllers
+    """Kubeflow Trainer v2 and JobSet (kfcheck_cluster/trainer.py): CRDs established, both controllers
     available with webhooks whose certificates they made themselves, and the torch-distributed runtime."""
     crds = ("trainjobs.trainer.kubeflow.org", "clustertrainingruntimes.trainer.kubeflow.org", "jobsets.jobset.x-k8s.io")
     for crd in crds:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck.embedded import images, profile
-from kfcheck.embedded.layout import IN_CLUSTER_REGISTRY, REGISTRY, REPO_ROOT, Layout
+from kfcheck_cluster import images, profile
+from kfcheck_cluster.layout import IN_CLUSTER_REGISTRY, REGISTRY, REPO_ROOT, Layout
 
 pytestmark = pytest.mark.cluster
 RADISH = Path(sys.executable).with_name("radish")

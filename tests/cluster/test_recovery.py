@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck.embedded import cluster, images
-from kfcheck.embedded.layout import REPO_ROOT, Layout
-from kfcheck.embedded.processes import ClusterError, running_pid
+from kfcheck_cluster import cluster, images
+from kfcheck_cluster.layout import REPO_ROOT, Layout
+from kfcheck_cluster.processes import ClusterError, running_pid
 
 from .conftest import Kubectl
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.cluster
 
 def _up() -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kfcheck.embedded", "up", "--no-build"],
+        [sys.executable, "-m", "kfcheck_cluster", "up", "--no-build"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck import manifests, namespaces
-from kfcheck.config import Settings
-from kfcheck.embedded.layout import REPO_ROOT
-from kfcheck.kube import Kube, connect
+from kfcheck.core import manifests, namespaces
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import Kube, connect
+from kfcheck_cluster.layout import REPO_ROOT
 
 from .conftest import Kubectl
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kfcheck import usage
-from kfcheck.embedded.layout import REPO_ROOT
-from kfcheck.radish_timings import PHASES_KIND
+from kfcheck.bdd.timing_tables import PHASES_KIND
+from kfcheck.measure import usage
+from kfcheck_cluster.layout import REPO_ROOT
 
 pytestmark = pytest.mark.cluster
 

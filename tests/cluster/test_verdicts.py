@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from kfcheck import reports
-from kfcheck.embedded.layout import REPO_ROOT, Layout
+from kfcheck_cluster.layout import REPO_ROOT, Layout
 
 pytestmark = pytest.mark.cluster
 MANIFESTS = Path(__file__).parent / "manifests"
@@ -101,7 +101,7 @@ def test_a_profile_users_skips_name_the_missing_permission_in_every_report(
 ) -> None:
     """The Profile user (kubeflow-edit in one namespace) may not read the Helm release in kubeflow: the Helm
     feature is skipped by the preflight, and each report says which permission was missing."""
-    made = subprocess.run([sys.executable, "-m", "kfcheck.embedded", "profile"], cwd=REPO_ROOT, capture_output=True,
+    made = subprocess.run([sys.executable, "-m", "kfcheck_cluster", "profile"], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=300, check=True)  # fmt: skip
     profile_kubeconfig = made.stdout.split("export KUBECONFIG=", 1)[1].split()[0]
     result = kfcheck_run(tmp_path, profile_kubeconfig, "features/helm_upgrade.feature", "-u",

@@ -1,4 +1,4 @@
-"""kfcheck.wait against the real cluster: a wait on an object that is already gone ends at once."""
+"""kfcheck.core.wait against the real cluster: a wait on an object that is already gone ends at once."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from kfcheck import wait
-from kfcheck.config import Settings
-from kfcheck.kube import connect
+from kfcheck.core import wait
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import connect
 
 from .conftest import Kubectl
 

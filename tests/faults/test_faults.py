@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from kubernetes import client, watch
 
-from kfcheck import helm, reports
-from kfcheck.config import Settings
-from kfcheck.embedded import cluster
-from kfcheck.embedded.layout import REPO_ROOT, Layout
-from kfcheck.embedded.processes import running_pid, stop_pid
-from kfcheck.kube import connect
-from kfcheck.radish_support import STRICT_FAILURE
+from kfcheck import reports
+from kfcheck.bdd.support import STRICT_FAILURE
+from kfcheck.core.config import Settings
+from kfcheck.core.kube import connect
+from kfcheck.kubeflow import helm
+from kfcheck_cluster import cluster
+from kfcheck_cluster.layout import REPO_ROOT, Layout
+from kfcheck_cluster.processes import running_pid, stop_pid
 from tests.cluster.conftest import Kubectl
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
@@ -35,7 +36,7 @@ OUTAGE_SECONDS = 20
 
 def _up() -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kfcheck.embedded", "up", "--no-build"],
+        [sys.executable, "-m", "kfcheck_cluster", "up", "--no-build"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 

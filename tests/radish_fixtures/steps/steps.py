@@ -1,13 +1,12 @@
-"""Steps and hooks of the demo suite; they use kfcheck.radish_support like the real terrain."""
+"""Steps and hooks of the demo suite; they use kfcheck.bdd.support like the real terrain."""
 
 import os
 from types import SimpleNamespace
 
 from radish import after, before, given, then, when, world
 
-from kfcheck import radish_timings, usage
-from kfcheck.capabilities import Unavailable
-from kfcheck.radish_support import (
+from kfcheck.bdd import timing_tables
+from kfcheck.bdd.support import (
     attach_evidence,
     install_report_hooks,
     install_signal_handlers,
@@ -17,9 +16,11 @@ from kfcheck.radish_support import (
     report_for_run,
     scenario_step,
 )
+from kfcheck.core.capabilities import Unavailable
+from kfcheck.measure import usage
 
 install_report_hooks()
-radish_timings.register()  # like the suite's terrain: each scenario's time and usage tables, at its end
+timing_tables.register()  # like the suite's terrain: each scenario's time and usage tables, at its end
 
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
@@ -36,7 +37,7 @@ def start(features, marker):
 @before.each_scenario
 @recorded_hook("before", "set up the scenario")
 def set_up(scenario):
-    # what steps get (kfcheck.scenario.Scenario in the suite)
+    # what steps get (kfcheck.core.scenario.Scenario in the suite)
     scenario.context.kfcheck = SimpleNamespace(step=None, shared_namespace=False)
     tags = [tag.name for tag in scenario.all_tags]
     if "preflight-skip" in tags:  # as the suite's preflight marks a scenario the user's rights do not allow
@@ -114,4 +115,4 @@ def read_the_demo_namespace(scenario):
     namespace = {"metadata": {"name": "demo", "creationTimestamp": created}}
     nothing = ("service_accounts", "submitted", "jobs", "pods", "events")
     scenario.context.kfcheck_record = {"namespace": [namespace], **{key: [] for key in nothing}}
-    scenario.context.kfcheck_usage = usage.payload(scenario.sentence, radish_timings.SAMPLE_SECONDS, {}, {}, None)
+    scenario.context.kfcheck_usage = usage.payload(scenario.sentence, timing_tables.SAMPLE_SECONDS, {}, {}, None)
