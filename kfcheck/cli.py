@@ -265,8 +265,30 @@ def _install_tools(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(_radish_arguments_apart(sys.argv[1:] if argv is None else argv))
+    return int(args.run(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    """`python -m kfcheck <command>`, each command's handler as its `run` default."""
     parser = argparse.ArgumentParser(prog="python -m kfcheck")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_report_commands(commands)
+    _add_upgrade_command(commands)
+    _add_run_command(commands)
+    tools_parser = commands.add_parser(
+        "install-tools", help="install Cucumber's json-formatter and npm tools into the cache (else done on first use)"
+    )
+    tools_parser.set_defaults(run=_install_tools)
+    config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
+    config_parser.set_defaults(run=_config)
+    _add_upgrade_gate_command(commands)
+    _add_run_parallel_command(commands)
+    return parser
+
+
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`gate` and `report`: reading reports already written."""
     gate_parser = commands.add_parser("gate", help="compare cucumber reports before/after an upgrade")
     gate_parser.add_argument("before", type=Path)
     gate_parser.add_argument("after", type=Path)
@@ -277,15 +299,24 @@ def main(argv: list[str] | None = None) -> int:
     report_parser.add_argument("report", type=Path, help="messages (.ndjson) or cucumber JSON")
     report_parser.add_argument("--no-html", action="store_true", help="(kept for old callers; JSON is never rendered)")
     report_parser.set_defaults(run=_report)
+
+
+def _add_upgrade_options(parser: argparse.ArgumentParser, user_data_help: str) -> None:
+    """--set, --timeout and -u of the helm upgrade (`upgrade`, `upgrade-gate`)."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a chart value")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds to wait for the rollout")
+    parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE", help=user_data_help)
+
+
+def _add_upgrade_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upgrade_parser = commands.add_parser(
         "upgrade", help="helm upgrade the Kubeflow release, keeping its values (--reuse-values) and adding --set ones"
     )
-    upgrade_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a chart value")
-    upgrade_parser.add_argument("--timeout", type=int, default=1200, help="seconds to wait for the rollout")
-    upgrade_parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE",
-                                help="the suite's settings, as for radish (-u chart=..., -u helm=...)")  # fmt: skip
+    _add_upgrade_options(upgrade_parser, "the suite's settings, as for radish (-u chart=..., -u helm=...)")
     upgrade_parser.set_defaults(run=_upgrade)
 
+
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run_parser = commands.add_parser(
         "run", help="run radish (its arguments follow) and write every report, also when the run cannot start"
     )
@@ -294,24 +325,21 @@ def main(argv: list[str] | None = None) -> int:
         "radish_args", nargs=argparse.REMAINDER, help="radish's arguments (default: the suite's features, -b its steps)"
     )
     run_parser.set_defaults(run=_run)
-    tools_parser = commands.add_parser(
-        "install-tools", help="install Cucumber's json-formatter and npm tools into the cache (else done on first use)"
-    )
-    tools_parser.set_defaults(run=_install_tools)
-    config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
-    config_parser.set_defaults(run=_config)
+
+
+def _add_upgrade_gate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gate_run_parser = commands.add_parser(
         "upgrade-gate", help="run the scenarios, helm upgrade the release (--set ...), run them again, gate the two"
     )
     gate_run_parser.add_argument("--reports", type=Path, default=Path("reports"), help="before/ and after/ go here")
-    gate_run_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a chart value")
-    gate_run_parser.add_argument("--timeout", type=int, default=1200, help="seconds to wait for the rollout")
-    gate_run_parser.add_argument("-u", dest="user_data", action="append", default=[], metavar="KEY=VALUE",
-                                 help="the upgrade's settings (-u chart=, -u helm=); radish's go after --")  # fmt: skip
+    _add_upgrade_options(gate_run_parser, "the upgrade's settings (-u chart=, -u helm=); radish's go after --")
     gate_run_parser.add_argument("--roll-back", action="store_true",
                                  help="afterwards roll the release back to its revision before the gate")  # fmt: skip
     gate_run_parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments for both runs")
     gate_run_parser.set_defaults(run=_upgrade_gate)
+
+
+def _add_run_parallel_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parallel_parser = commands.add_parser(
         "run-parallel", help="radish in N processes side by side, one merged cucumber JSON (no messages/HTML)"
     )
@@ -323,8 +351,6 @@ def main(argv: list[str] | None = None) -> int:
     parallel_parser.add_argument("--dry-run", action="store_true", help="radish --dry-run: no cluster is touched")
     parallel_parser.add_argument("--cucumber-json", type=Path, default=Path("reports/cucumber.json"))
     parallel_parser.set_defaults(run=_run_parallel)
-    args = parser.parse_args(_radish_arguments_apart(sys.argv[1:] if argv is None else argv))
-    return int(args.run(args))
 
 
 def _radish_arguments_apart(argv: list[str]) -> list[str]:
