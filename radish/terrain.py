@@ -1,13 +1,15 @@
-"""radish hooks: settings and cluster check before the run, a namespace per scenario, cleanup always,
-evidence attached to failed steps; the run recorded as Cucumber Messages (kfcheck.reports, through
-kfcheck.bdd.support.install_report_hooks) and radish's own cucumber JSON normalised at the end."""
+"""The suite's radish hooks: settings and cluster check before the run, a namespace per scenario, cleanup always,
+evidence attached to failed steps, radish's own cucumber JSON normalised at the end. kfcheck.bdd.hooks registers
+them (register(), at the end of this file) in its table of every hook and its order, beside the recording of the
+run as Cucumber Messages and the timing tables."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-from radish import after, before, world
+from radish import world
 from radish.stepmodel import Step
 
 # `radish features/` in a checkout imports the checkout's kfcheck/; installed from a wheel (kfcheck/bundled/radish/)
@@ -16,26 +18,23 @@ if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kfcheck import reports
-from kfcheck.bdd import timing_tables
+from kfcheck.bdd import hooks
+from kfcheck.bdd.recording import recorded_hook, report_for_run
 from kfcheck.bdd.support import (
     attach_evidence,
     check_tag_expression,
     feature_of,
-    install_report_hooks,
     install_signal_handlers,
     is_dry_run,
     mark_skipped,
     record_setup_error,
-    recorded_hook,
     refuse_start,
-    report_for_run,
 )
 from kfcheck.core import diagnostics, namespaces, permissions, provenance, wait
 from kfcheck.core.config import ConfigError, Settings
 from kfcheck.core.kube import ClusterUnavailable, connect
 from kfcheck.kubeflow import jobs, notebook, poddefault, pytorchjob, tfjob, trainjob
 
-install_report_hooks()
 # Each Kubeflow API the suite checks, and the controller or webhook that serves it (kfcheck/core/provenance.py).
 SERVED_APIS = [
     (pytorchjob.API, jobs.TRAINING_OPERATOR),
@@ -44,11 +43,9 @@ SERVED_APIS = [
     (notebook.API, notebook.CONTROLLER),
     (poddefault.API, poddefault.WEBHOOK),
 ]
-timing_tables.register()  # where each scenario's time went, and the CPU/memory used, attached to its report
 
 
-@before.all
-def configure(features, marker):
+def configure(features: list[Any], marker: Any) -> None:
     install_signal_handlers()
     check_tag_expression()
     try:
@@ -98,7 +95,7 @@ def configure(features, marker):
             print(f"kfcheck: deleted what earlier runs that died left: {', '.join(orphans)}", file=sys.stderr)
 
 
-def _read_provenance():
+def _read_provenance() -> None:
     """What served each Kubeflow API, on the console and at the top of the reports."""
     try:
         served = provenance.read(world.kube, world.settings, SERVED_APIS)
@@ -110,9 +107,8 @@ def _read_provenance():
     report_for_run(provenance.TITLE, configure, text, data)
 
 
-@before.each_scenario
 @recorded_hook("before", "start the scenario: its namespace")
-def start_scenario(scenario):
+def start_scenario(scenario: Any) -> None:
     scenario.context.kfcheck = None  # the kfcheck Scenario every step works with
     if is_dry_run():
         return
@@ -131,8 +127,7 @@ def start_scenario(scenario):
         record_setup_error(scenario, error)
 
 
-@after.each_step
-def attach_evidence_on_failure(step):
+def attach_evidence_on_failure(step: Any) -> None:
     for outage in wait.take_outages():  # the step rode out an API server outage: say so in the report
         step.embed(outage)
     current = getattr(step.context, "kfcheck", None)
@@ -142,20 +137,18 @@ def attach_evidence_on_failure(step):
         attach_evidence(step, f"{name} of namespace {current.namespace}", text)
 
 
-def _evidence(scenario):
+def _evidence(scenario: Any) -> dict[str, str]:
     current = getattr(scenario.context, "kfcheck", None)
     return diagnostics.gather(current) if current is not None else {}
 
 
-@after.each_scenario
 @recorded_hook("after", "clean up: undo the scenario's changes, remove what it created", evidence=_evidence)
-def finish_scenario(scenario):
+def finish_scenario(scenario: Any) -> None:
     if getattr(scenario.context, "kfcheck", None) is not None:
         namespaces.finish(scenario.context.kfcheck)  # raises what it left behind: the hook fails with it
 
 
-@after.all(order=1)  # after radish's own writers (order 100), so their files exist
-def finish(features, marker):
+def finish(features: list[Any], marker: Any) -> None:
     if world.kube is not None and not world.settings.keep_namespaces:
         try:
             left = namespaces.sweep(world.kube, world.settings)
@@ -165,3 +158,14 @@ def finish(features, marker):
             print(f"kfcheck: could not sweep this run's leftovers: {error}", file=sys.stderr)
     if world.config.cucumber_json:
         reports.normalise_file(world.config.cucumber_json)
+
+
+hooks.register(
+    hooks.Terrain(
+        configure=configure,
+        start_scenario=start_scenario,
+        attach_evidence=attach_evidence_on_failure,
+        finish_scenario=finish_scenario,
+        finish=finish,
+    )
+)

@@ -229,6 +229,7 @@ def test_cucumber_html_reporter_still_reads_the_cucumber_json(demo_run: Run, tmp
     assert "expected 6, got 5" in page and "Rows of an outline (a = 2, b = 2, c = 4)" in page
 
 
+@pytest.mark.host_tools
 def test_the_jenkins_cucumber_reports_library_reads_the_cucumber_json(demo_run: Run, tmp_path: Path) -> None:
     check = Path(__file__).parent / "data" / "jenkins-cucumber-reporting"
     classpath = tmp_path / "classpath"
@@ -274,6 +275,7 @@ def _page_requests(netlog: Path) -> list[str]:
     ]
 
 
+@pytest.mark.host_tools
 def test_html_shows_the_failure_offline_in_chromium_and_evidence_as_text(demo_run: Run, tmp_path: Path) -> None:
     html = demo_run.directory / "cucumber.html"
     page = _chromium(html.as_uri(), tmp_path / "profile", tmp_path / "netlog.json")
@@ -441,8 +443,8 @@ def test_an_interrupted_run_still_writes_complete_reports(signum: signal.Signals
     (slow / "slow.feature").write_text("Feature: Slow\n  Scenario: Waits\n    Given it waits\n")
     (slow / "steps" / "steps.py").write_text(
         "import time\nfrom radish import before, given\n"
-        "from kfcheck.bdd.support import install_report_hooks, install_signal_handlers\n"
-        "install_report_hooks()\n"
+        "from kfcheck.bdd import hooks\nfrom kfcheck.bdd.support import install_signal_handlers\n"
+        "hooks.register()\n"
         "@before.all\ndef start(features, marker):\n    install_signal_handlers()\n"
         "@given('it waits')\ndef waits(step):\n    print('waiting', flush=True)\n    time.sleep(60)\n"
     )

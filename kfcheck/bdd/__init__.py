@@ -1,2 +1,3 @@
-"""The radish glue: step registration, the skip and failure plumbing, the hooks' recording, the tables of
-where each scenario's time went."""
+"""The radish glue: hooks.py (every radish hook and its order, in one table), support.py (step registration, the
+skip and failure plumbing, signals, refused starts), recording.py (the run recorded as Cucumber Messages) and
+timing_tables.py (where each scenario's time went)."""

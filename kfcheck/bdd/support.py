@@ -8,17 +8,15 @@
 - `--dry-run` is parsed but ignored by radish; cluster steps skip themselves and hooks touch nothing.
 - `--tags "not @slow"` silently matches nothing (radish tag names carry no '@'): refused with the fix.
 - radish names outline rows "<outline> - row N"; they are renamed with their values before the run.
-- The run is recorded as Cucumber Messages (kfcheck.reports.RunRecorder) when $KFCHECK_MESSAGES names a
-  file (`kfcheck run` sets it): install_report_hooks() registers the radish hooks that feed the recorder;
-  recorded_hook() makes a scenario hook a hook step of each test case. A run refused before it starts
-  (refuse_start) writes a messages file with one failed test case naming the cause and the fix.
+- A run refused before it starts (refuse_start) writes a messages file with one failed test case naming the
+  cause and the fix (the run itself is recorded by kfcheck.bdd.recording; every hook and its order:
+  kfcheck.bdd.hooks).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-import json
 import os
 import signal
 import sys
@@ -27,10 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from radish import after, before, world
+from radish import world
 from radish.feature import Feature
-from radish.hookregistry import HookRegistry
-from radish.stepregistry import StepRegistry
 
 from kfcheck import reports
 from kfcheck.core.capabilities import Unavailable
@@ -44,12 +40,7 @@ SETUP_ERROR = "kfcheck_setup_error"
 SKIP_REASON = "kfcheck_skip_reason"  # on a scenario's context: why each of its steps is skipped
 STEP_SKIP_REASON = "kfcheck_step_skip_reason"  # on a step the suite skipped
 STRICT_FAILURE = "strict mode (-u strict=true) fails a scenario that would be skipped"
-_recorded_hooks: list[reports.RecordedHook] = []
-_hook_of_wrapper: dict[Callable[[Any], None], reports.RecordedHook] = {}  # what radish calls -> its record
-_recorder: list[reports.RunRecorder] = []  # the run's recorder, once started
 _interrupted_by: list[str] = []  # the signal that interrupted the run
-_cleanup_failures: list[str] = []  # after hooks that failed
-_run_findings: list[tuple[str, Callable[..., Any], list[reports.Envelope]]] = []  # recorded as run hooks
 
 
 def is_dry_run() -> bool:
@@ -127,161 +118,6 @@ def name_outline_rows(features: list[Any]) -> None:
             for row in getattr(scenario, "scenarios", []) if header else []:
                 values = dict(zip(header, row.example.data, strict=False))
                 row.sentence = reports.outline_row_name(scenario.sentence, values)
-
-
-Evidence = Callable[[Any], dict[str, str]]  # a scenario -> its evidence by name (diagnostics.gather)
-
-
-def recorded_hook(
-    when: str, name: str, evidence: Evidence | None = None
-) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-    """Records a `when` ("before" | "after") each_scenario hook as a hook step of each test case (place it
-    under the radish decorator). It fails when the hook raises or leaves a set-up error in the context. An
-    after hook that raises (a failed cleanup) is recorded failed with `evidence(scenario)` attached, printed,
-    and remembered for the run's exit code (cleanup_failures); it is not re-raised, which would abort the run.
-    What the hook embeds into the scenario's steps (e.g. radish_timings' tables, a cleanup's note) is recorded
-    as its hook step's attachments: the json-formatter drops attachments that come after their step finished."""
-
-    def wrap(function: Callable[[Any], None]) -> Callable[[Any], None]:
-        hook = reports.RecordedHook(function, name, when)
-        _recorded_hooks.append(hook)
-
-        @functools.wraps(function)
-        def run(scenario: Any) -> None:
-            _record(lambda recorder: recorder.hook_started(scenario, hook))
-            error: str | None = None
-            attachments: list[reports.Envelope] = []
-            embedded = _embedding_counts(scenario)
-            try:
-                function(scenario)
-            except Exception as raised:
-                error = f"{raised.__class__.__name__}: {raised}"
-                if hook.when == "before":
-                    raise
-                attachments = _hook_evidence(scenario, evidence)
-                _cleanup_failures.append(f"{scenario.sentence}: {error}")
-                print(f"kfcheck: '{name}' failed for '{scenario.sentence}': {error}", file=sys.stderr, flush=True)
-            finally:
-                setup_error = getattr(scenario.context, SETUP_ERROR, None)
-                if error is None and setup_error is not None and hook.when == "before":
-                    error = f"{setup_error.__class__.__name__}: {setup_error}"
-                if error is not None and hook.when == "before":  # the suite's own set-up: nothing was tested
-                    error = f"{COULD_NOT_RUN}: {error}"
-                attachments = _embedded_since(scenario, embedded) + attachments
-                _record(lambda recorder: recorder.hook_finished(scenario, hook, error, attachments))
-
-        _hook_of_wrapper[run] = hook
-        return run
-
-    return wrap
-
-
-def _hook_evidence(scenario: Any, evidence: Evidence | None) -> list[reports.Envelope]:
-    if evidence is None:
-        return []
-    try:
-        gathered = evidence(scenario)
-    except Exception as error:
-        gathered = {"evidence": f"could not be gathered: {error}"}
-    return [{"body": f"### {title}\n{redact_text(text)}", "contentEncoding": "IDENTITY", "mediaType": "text/plain",
-             "fileName": title} for title, text in gathered.items()]  # fmt: skip
-
-
-def report_for_run(name: str, function: Callable[..., Any], text: str, data: dict[str, Any] | None = None) -> None:
-    """What a before.all hook (`function`) found, for the top of the reports: the text (and its data as JSON)
-    recorded as a run hook's attachments once the run's recording starts."""
-    attachments: list[reports.Envelope] = [
-        {"body": f"### {name}\n{text}", "contentEncoding": "IDENTITY", "mediaType": "text/plain", "fileName": name}
-    ]
-    if data is not None:
-        attachments.append({"body": json.dumps(data), "contentEncoding": "IDENTITY", "mediaType": "application/json",
-                            "fileName": name})  # fmt: skip
-    _run_findings.append((name, function, attachments))
-
-
-def cleanup_failures() -> list[str]:
-    """The after hooks (cleanups) that failed in this run, each as "<scenario>: <error>"."""
-    return list(_cleanup_failures)
-
-
-def _embedding_counts(scenario: Any) -> dict[int, int]:
-    return {id(step): len(getattr(step, "embeddings", [])) for step in getattr(scenario, "all_steps", [])}
-
-
-def _embedded_since(scenario: Any, counts: dict[int, int]) -> list[reports.Envelope]:
-    """The embeddings added to the scenario's steps since `counts` (_embedding_counts), as attachments."""
-    added = [embedding for step in getattr(scenario, "all_steps", [])
-             for embedding in list(getattr(step, "embeddings", []))[counts.get(id(step), 0):]]  # fmt: skip
-    return reports.attachments_of(added)
-
-
-def _in_radish_order(hooks: list[reports.RecordedHook]) -> list[reports.RecordedHook]:
-    """The recorded hooks in the order radish calls them (before hooks by ascending order, after hooks by
-    descending order), as each test case lists its hook steps."""
-    registered = HookRegistry().hooks["each_scenario"]
-    ordered = []
-    for when, ascending in (("before", True), ("after", False)):
-        for _order, _tags, function in sorted(registered[when], key=lambda entry: entry[0], reverse=not ascending):
-            hook = _hook_of_wrapper.get(function)
-            if hook is not None and hook in hooks and hook not in ordered:
-                ordered.append(hook)
-    return ordered + [hook for hook in hooks if hook not in ordered]
-
-
-def _record(action: Callable[[reports.RunRecorder], None]) -> None:
-    """Feeds the recorder; a failure to record stops recording (with a message) but never the run: an
-    exception in a radish hook would abort it. `kfcheck run` then completes the messages file."""
-    if not _recorder:
-        return
-    try:
-        action(_recorder[0])
-    except Exception as error:
-        _recorder.clear()
-        print(f"kfcheck: recording the run as Cucumber Messages stopped: {error!r}", file=sys.stderr)
-
-
-def install_report_hooks() -> None:
-    """Registers the radish hooks that name outline rows and record the run as Cucumber Messages."""
-
-    @before.all(order=200)  # after the suite's own checks (order 100) have let the run start
-    def start_recording(features: list[Any], marker: str) -> None:
-        name_outline_rows(features)
-        messages = os.environ.get(reports.MESSAGES_ENV)
-        if messages and not _recorder:
-            _recorder.append(reports.RunRecorder(messages))
-            hooks = _in_radish_order(_recorded_hooks)
-            _record(lambda recorder: recorder.start(features, list(StepRegistry().steps.items()), hooks))
-            for missing in _recorder[0].unrecorded if _recorder else []:
-                print(f"kfcheck: runs but cannot be in the reports: {missing}", file=sys.stderr)
-            for name, function, attachments in _run_findings:
-                _record(lambda recorder: recorder.run_hook(name, function, attachments))  # noqa: B023 - called now
-
-    @before.each_scenario(order=0)
-    def record_scenario_start(scenario: Any) -> None:
-        _record(lambda recorder: recorder.scenario_started(scenario))
-
-    @before.each_step(order=0)
-    def record_step_start(step: Any) -> None:
-        _record(lambda recorder: recorder.step_started(step))
-
-    @after.each_step(order=0)  # after the evidence is attached (order 100)
-    def record_step_end(step: Any) -> None:
-        _record(lambda recorder: recorder.step_finished(step, interrupted_by(), skip_reason_of(step)))
-
-    @after.each_scenario(order=0)  # after the clean-up hooks
-    def record_scenario_end(scenario: Any) -> None:
-        _record(lambda recorder: recorder.scenario_finished(scenario, interrupted_by()))
-
-    @after.all(order=0)  # after every other hook of the suite
-    def finish_recording(features: list[Any], marker: str) -> None:
-        _record(lambda recorder: recorder.finish(interrupted_by()))
-
-    @after.all(order=-1)  # last, when every report is written: radish's exit code does not count failed hooks
-    def fail_the_run_on_a_failed_cleanup(features: list[Any], marker: str) -> None:
-        if _cleanup_failures:
-            print(f"kfcheck: {len(_cleanup_failures)} cleanup(s) failed; the run fails:\n  "
-                  + "\n  ".join(_cleanup_failures), file=sys.stderr, flush=True)  # fmt: skip
-            raise SystemExit(1)
 
 
 def record_setup_error(scenario: Any, error: BaseException) -> None:

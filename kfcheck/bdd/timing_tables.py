@@ -1,4 +1,4 @@
-"""radish hooks that attach two tables to every scenario's report, at its end (after its cleanup):
+"""The radish hooks that attach two tables to every scenario's report, at its end (after its cleanup):
 
 - where its time went (kfcheck.measure.phases), read from its namespace before the namespace is deleted;
 - the CPU and memory the Kubeflow components and the scenario's pods used meanwhile (kfcheck.measure.usage),
@@ -6,10 +6,10 @@
 
 Each table is attached twice: as text for people and as JSON for bench/scenario_phases.py and the gate.
 They are embedded into the scenario's last step that ran (radish's own cucumber JSON) and recorded as the
-attachments of the after hook "where the scenario's time went" (support.recorded_hook), a hook step
+attachments of the after hook "where the scenario's time went" (recording.recorded_hook), a hook step
 of each test case: the json-formatter drops attachments that come after their step finished.
-terrain.py calls register() once. A failure here never fails a scenario: the table then says why it is
-missing.
+kfcheck.bdd.hooks registers these hooks, each with its order among the suite's. A failure here never fails a
+scenario: the table then says why it is missing.
 """
 
 from __future__ import annotations
@@ -21,24 +21,17 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from radish import after, before, world
+from radish import world
 from radish.stepmodel import Step
 
-from kfcheck.bdd.support import attach_evidence, is_dry_run, recorded_hook
+from kfcheck.bdd.recording import recorded_hook
+from kfcheck.bdd.support import attach_evidence, is_dry_run
 from kfcheck.measure import phases, usage
 
 PHASES_KIND = "kfcheck/scenario-phases"
 SAMPLE_SECONDS = 5.0
 RAN = (Step.State.PASSED, Step.State.FAILED)
-
-
-def register() -> None:
-    before.all(order=101)(start_sampling)  # after terrain's configure (order 100), which connects
-    before.each_scenario(order=99)(note_start)  # before terrain's namespace creation (order 100)
-    after.each_scenario(order=101)(read_namespace)  # before terrain's cleanup and namespace deletion
-    timings = recorded_hook("after", "where the scenario's time went")(attach_tables)
-    after.each_scenario(order=99)(timings)  # after them, so their time is counted
-    after.all(order=101)(stop_sampling)
+TIMING_HOOK = "where the scenario's time went"  # the hook step's name in the reports
 
 
 def start_sampling(features: Any, marker: Any) -> None:
@@ -100,6 +93,7 @@ def _embed_json(step: Any, data: dict[str, Any]) -> None:
                encode_data_to_base64=False)  # fmt: skip
 
 
+@recorded_hook("after", TIMING_HOOK)
 def attach_tables(scenario: Any) -> None:
     step = _last_step_that_ran(scenario)
     if step is None:

@@ -1,31 +1,26 @@
-"""Steps and hooks of the demo suite; they use kfcheck.bdd.support like the real terrain."""
+"""Steps and hooks of the demo suite; they use kfcheck.bdd like the real terrain: its hooks are registered by
+kfcheck.bdd.hooks.register, with the recording and the timing tables, at their orders in its table."""
 
 import os
 from types import SimpleNamespace
 
-from radish import after, before, given, then, when, world
+from radish import after, given, then, when, world
 
-from kfcheck.bdd import timing_tables
+from kfcheck.bdd import hooks, timing_tables
+from kfcheck.bdd.recording import recorded_hook, report_for_run
 from kfcheck.bdd.support import (
     attach_evidence,
-    install_report_hooks,
     install_signal_handlers,
     mark_skipped,
     record_setup_error,
-    recorded_hook,
-    report_for_run,
     scenario_step,
 )
 from kfcheck.core.capabilities import Unavailable
 from kfcheck.measure import usage
 
-install_report_hooks()
-timing_tables.register()  # like the suite's terrain: each scenario's time and usage tables, at its end
-
 MARKER = os.environ.get("DEMO_MARKER_FILE")
 
 
-@before.all
 def start(features, marker):
     install_signal_handlers()
     world.settings = SimpleNamespace(strict=(world.config.user_data or {}).get("strict") == "true")
@@ -34,7 +29,6 @@ def start(features, marker):
                    "stand-in following Kubeflow v1.10.0", {"kind": "kfcheck/provenance", "apis": []})  # fmt: skip
 
 
-@before.each_scenario
 @recorded_hook("before", "set up the scenario")
 def set_up(scenario):
     # what steps get (kfcheck.core.scenario.Scenario in the suite)
@@ -53,7 +47,6 @@ def objects_left(scenario):
     return {"objects (YAML)": "kind: Pod\nmetadata: {name: demo-0, namespace: demo}\n"}
 
 
-@after.each_scenario
 @recorded_hook("after", "clean up the scenario", evidence=objects_left)
 def clean_up(scenario):
     if "cleanup-fails" in [tag.name for tag in scenario.all_tags] and not os.environ.get("DEMO_CLEANUP_WORKS"):
@@ -88,7 +81,6 @@ def numbers_add_up(demo):
     assert demo.number == total, f"expected {total} (the table's sum), got {demo.number}"
 
 
-@after.each_step
 def attach_evidence_on_failure(step):
     """Like the suite's evidence: a pod log that contains HTML and a secret, attached to a failed step."""
     if step.state == "failed":
@@ -107,10 +99,22 @@ def api_not_served(demo):
     raise Unavailable("the cluster serves no demo.example/v1 API")
 
 
-@after.each_scenario(order=100)  # between radish_timings' read_namespace (101) and its tables (99)
+hooks.register(
+    hooks.Terrain(
+        configure=start,
+        start_scenario=set_up,
+        attach_evidence=attach_evidence_on_failure,
+        finish_scenario=clean_up,
+    )
+)
+
+
+# The demo's own hook, beside the table: between timing_tables' read_namespace (101) and its tables (99); after
+# clean_up (also 100, registered before it).
+@after.each_scenario(order=100)
 def read_the_demo_namespace(scenario):
-    """What radish_timings reads from the cluster, as a cluster would give it (the demo has none): the scenario's
-    namespace, created when it started, without pods; the kubelet sampled nothing."""
+    """What timing_tables.read_namespace reads from the cluster, as a cluster would give it (the demo has none):
+    the scenario's namespace, created when it started, without pods; the kubelet sampled nothing."""
     created = scenario.context.kfcheck_started.isoformat()
     namespace = {"metadata": {"name": "demo", "creationTimestamp": created}}
     nothing = ("service_accounts", "submitted", "jobs", "pods", "events")
