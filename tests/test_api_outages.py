@@ -11,6 +11,8 @@ from kubernetes.client.exceptions import ApiException
 
 from kfcheck.core import wait
 
+from .wait_fakes import FakeClock
+
 
 def flaky(failures: list[BaseException], result: str = "answer"):
     calls = []
@@ -50,10 +52,12 @@ def test_refusals_are_not_transient(error: BaseException) -> None:
 def test_a_call_rides_out_an_outage_and_the_outage_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
     wait.take_outages()
     call, calls = flaky([refused(), ApiException(status=503)])
-    assert wait.retrying("deleting namespace x", call, timeout=30) == "answer"
+    clock = FakeClock()
+    assert wait.retrying("deleting namespace x", call, timeout=30, clock=clock) == "answer"
     assert len(calls) == 3
+    assert clock.slept == [0.5, 1.0]  # backoff, doubling
     (notice,) = wait.take_outages()
-    assert notice.startswith("the API server was away for ") and "while deleting namespace x (MaxRetryError" in notice
+    assert notice.startswith("the API server was away for 1.5s while deleting namespace x (MaxRetryError: None: Max")
     assert "retrying" in capsys.readouterr().out
 
 
@@ -65,9 +69,12 @@ def test_a_refusal_is_raised_at_once() -> None:
 
 
 def test_an_outage_longer_than_the_deadline_ends_with_the_last_error() -> None:
-    call, _ = flaky([refused() for _ in range(100)])
+    call, calls = flaky([refused() for _ in range(100)])
+    clock = FakeClock()
     with pytest.raises(urllib3.exceptions.MaxRetryError):
-        wait.retrying("listing", call, timeout=1.0)
+        wait.retrying("listing", call, timeout=10.0, clock=clock)
+    assert clock.slept == [0.5, 1.0, 2.0, 4.0, 2.5]  # doubling, never past the deadline
+    assert len(calls) == 6
 
 
 def webhook_error(status: int, message: str) -> ApiException:
@@ -87,7 +94,7 @@ NO_ANSWER = (
 def test_a_create_a_webhook_left_without_answer_is_tried_again_and_the_silence_reported() -> None:
     wait.take_outages()
     call, calls = flaky([webhook_error(500, NO_ANSWER)], result="created")
-    assert wait.admitted("creating PyTorchJob wiring", call) == "created"
+    assert wait.admitted("creating PyTorchJob wiring", call, clock=FakeClock()) == "created"
     assert len(calls) == 2
     (notice,) = wait.take_outages()
     assert notice.startswith(
@@ -120,3 +127,25 @@ def test_a_webhook_silent_past_the_deadline_ends_with_its_error() -> None:
     with pytest.raises(ApiException, match="500"):
         wait.admitted("creating PyTorchJob wiring", call, seconds=0.0)
     assert len(calls) == 1
+
+
+def test_an_outage_seen_by_several_streams_of_a_wait_is_one_outage_until_each_has_an_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A wait watches its object, its pods and their events: the outage ends when every stream is answered
+    again, with one notice; each stream backs off on its own."""
+    wait.take_outages()
+    clock = FakeClock()
+    away = wait.ApiAway("waiting for x", clock=clock)
+    assert [away.backoff(refused(), clock.now + 60, source) for source in ("object", "pods", "object")] == [
+        0.5, 0.5, 1.0,
+    ]  # fmt: skip
+    clock.now += 7
+    away.answered("object")
+    assert wait.take_outages() == []
+    assert away.away_for().startswith("; the API server has not answered for 7s (MaxRetryError")
+    away.answered("pods")
+    (notice,) = wait.take_outages()
+    assert notice.startswith("the API server was away for 7.0s while waiting for x (MaxRetryError")
+    assert away.away_for() == ""
+    assert capsys.readouterr().out.count("retrying") == 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kfcheck.core import manifests, namespaces
+from kfcheck.core.config import ConfigError
 from kfcheck.core.manifests import FixtureError, all_fixtures
 
 HOSTILE = [
@@ -108,7 +109,7 @@ def test_a_bad_run_id_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) 
     namespaces.run_id.cache_clear()
     monkeypatch.setenv("KFCHECK_RUN_ID", "not a label!")
     try:
-        with pytest.raises(namespaces.ConfigError, match="KFCHECK_RUN_ID='not a label!' is not a Kubernetes label"):
+        with pytest.raises(ConfigError, match="KFCHECK_RUN_ID='not a label!' is not a Kubernetes label"):
             namespaces.run_id()
         monkeypatch.setenv("KFCHECK_RUN_ID", "12345678")
         namespaces.run_id.cache_clear()

@@ -11,6 +11,7 @@ from kfcheck.core.scenario import Controller, Scenario
 
 GROUP, VERSION = "kubeflow.org", "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # the training operator's label on a job's pods and Services
 TRAINING_OPERATOR = Controller("training-operator", ("control-plane=kubeflow-training-operator",))
 
 
@@ -46,17 +47,17 @@ def wait_succeeded(scenario: Scenario, kind: str, plural: str, name: str, timeou
                 return f"the {kind} failed: {condition.get('reason')}: {condition.get('message')}"
         return None
 
-    return wait.wait_for(
+    return wait.until(
         scenario.kube,
-        f"{kind} {scenario.namespace}/{name} to succeed",
-        _lister(scenario, plural),
-        scenario.namespace,
-        name,
-        done=lambda job: wait.has_condition(job, "Succeeded"),
-        failed=failed,
-        timeout=timeout,
-        progress=wait.Progress(f"training.kubeflow.org/job-name={name}"),
-        owned=scenario.owns,
+        wait.Wait(
+            f"{kind} {scenario.namespace}/{name} to succeed",
+            wait.Target(_lister(scenario, plural), scenario.namespace, name),
+            done=lambda job: wait.has_condition(job, "Succeeded"),
+            failed=failed,
+            timeout=timeout,
+            pods=wait.Pods.labelled(f"{JOB_NAME_LABEL}={name}", scenario.owns),
+            progress=True,
+        ),
     )
 
 
@@ -79,7 +80,7 @@ class JobKind:
 
 
 def replica_pods(scenario: Scenario, job_name: str) -> list[Any]:
-    selector = f"training.kubeflow.org/job-name={job_name}"
+    selector = f"{JOB_NAME_LABEL}={job_name}"
     pods = scenario.kube.core.list_namespaced_pod(scenario.namespace, label_selector=selector).items
     return sorted(pods, key=lambda pod: pod.metadata.name)
 
@@ -97,7 +98,7 @@ def pod_log(scenario: Scenario, pod_name: str, container: str) -> str:
 
 
 def services(scenario: Scenario, job_name: str) -> dict[str, Any]:
-    selector = f"training.kubeflow.org/job-name={job_name}"
+    selector = f"{JOB_NAME_LABEL}={job_name}"
     listed = scenario.kube.core.list_namespaced_service(scenario.namespace, label_selector=selector)
     return {svc.metadata.name: svc for svc in listed.items}
 
@@ -109,15 +110,15 @@ def wait_replicas_completed(scenario: Scenario, job_name: str, pods: list[Any], 
     may not yet have reported another replica's exit, so the pods are waited for, not sampled."""
     deadline = time.monotonic() + timeout
     for pod in pods:
-        wait.wait_for(
+        wait.until(
             scenario.kube,
-            f"replica pod {scenario.namespace}/{pod.metadata.name} of {job_name} to complete",
-            scenario.kube.core.list_namespaced_pod,
-            scenario.namespace,
-            pod.metadata.name,
-            done=wait.pod_succeeded,
-            failed=wait.pod_failure,
-            timeout=max(1.0, deadline - time.monotonic()),
-            exists=True,
-            owned=scenario.owns,
+            wait.Wait(
+                f"replica pod {scenario.namespace}/{pod.metadata.name} of {job_name} to complete",
+                wait.Target(scenario.kube.core.list_namespaced_pod, scenario.namespace, pod.metadata.name),
+                done=wait.pod_succeeded,
+                failed=wait.pod_failure,
+                timeout=max(1.0, deadline - time.monotonic()),
+                pods=wait.Pods.the_object(scenario.owns),
+                exists=True,
+            ),
         )

@@ -12,6 +12,7 @@ from kfcheck.kubeflow import poddefault, pods
 
 API = Api("kubeflow.org/v1", "Notebook", "the Kubeflow notebook controller")
 CONTROLLER = Controller("notebook-controller", ("app=notebook-controller",))
+NOTEBOOK_NAME_LABEL = "notebook-name"  # the notebook controller's label on the server's pod
 
 
 def _lister(scenario: Scenario) -> Any:
@@ -32,11 +33,11 @@ def create_selected_by_poddefault(scenario: Scenario, name: str) -> None:
 
 def wait_ready(scenario: Scenario, name: str) -> dict[str, Any]:
     name = scenario.name(name)
-    return wait.wait_for(
-        scenario.kube, f"Notebook {scenario.namespace}/{name} to be Ready", _lister(scenario), scenario.namespace,
-        name, done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=scenario.settings.timeout,
-        owned=scenario.owns,
-    )  # fmt: skip
+    return wait.until(scenario.kube, wait.Wait(
+        f"Notebook {scenario.namespace}/{name} to be Ready", wait.Target(_lister(scenario), scenario.namespace, name),
+        done=lambda nb: (nb.get("status") or {}).get("readyReplicas") == 1, timeout=scenario.settings.timeout,
+        pods=wait.Pods.labelled(f"{NOTEBOOK_NAME_LABEL}={name}", scenario.owns),
+    ))  # fmt: skip
 
 
 STOP_ANNOTATION = "kubeflow-resource-stopped"  # what the Jupyter web app sets to stop a server
@@ -64,19 +65,17 @@ def _patch(scenario: Scenario, name: str, patch: dict[str, Any]) -> None:
 def wait_stopped(scenario: Scenario, name: str) -> None:
     """The server's StatefulSet is scaled to 0, its pod is gone and the Notebook reports no ready replica."""
     kube, namespace, timeout, name = scenario.kube, scenario.namespace, scenario.settings.timeout, scenario.name(name)
-    wait.wait_for(
-        kube, f"StatefulSet {namespace}/{name} to be scaled to 0", kube.apps.list_namespaced_stateful_set, namespace,
-        name, done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=timeout, watch_pods=False,
-        exists=True,
-    )  # fmt: skip
+    wait.until(kube, wait.Wait(
+        f"StatefulSet {namespace}/{name} to be scaled to 0", wait.Target(kube.apps.list_namespaced_stateful_set,
+        namespace, name), done=lambda sts: (sts.get("spec") or {}).get("replicas") == 0, timeout=timeout, exists=True,
+    ))  # fmt: skip
     wait.wait_until_gone(
         kube, f"pod {namespace}/{name}-0 to be gone", kube.core.list_namespaced_pod, namespace, f"{name}-0", timeout
     )
-    wait.wait_for(
-        kube, f"Notebook {namespace}/{name} to report no ready replica", _lister(scenario), namespace, name,
-        done=lambda nb: (nb.get("status") or {}).get("readyReplicas", 0) == 0, timeout=timeout, watch_pods=False,
-        exists=True,
-    )  # fmt: skip
+    wait.until(kube, wait.Wait(
+        f"Notebook {namespace}/{name} to report no ready replica", wait.Target(_lister(scenario), namespace, name),
+        done=lambda nb: (nb.get("status") or {}).get("readyReplicas", 0) == 0, timeout=timeout, exists=True,
+    ))  # fmt: skip
 
 
 def prefix(namespace: str, name: str) -> str:
@@ -84,6 +83,8 @@ def prefix(namespace: str, name: str) -> str:
 
 
 def check_serves_jupyterlab(scenario: Scenario, name: str) -> str:
+    """The server's NB_PREFIX is /notebook/<namespace>/<name>, and JupyterLab answers under it inside the cluster."""
+    check_prefix_env(server_pod(scenario, name), scenario.namespace, scenario.name(name))
     namespace, name = scenario.namespace, scenario.name(name)
     url = f"http://{name}.{namespace}.svc.cluster.local{prefix(namespace, name)}/lab"
     scenario.create("http-probe", name=f"{name}-probe", image=scenario.settings.notebook_image, url=url,
@@ -100,10 +101,9 @@ def server_pod(scenario: Scenario, name: str) -> Any:
 
 
 def check_injected(scenario: Scenario, name: str, poddefault_name: str) -> None:
-    """The Notebook's pod has its NB_PREFIX and what the PodDefault injects."""
-    server = server_pod(scenario, name)
-    check_prefix_env(server, scenario.namespace, scenario.name(name))
-    poddefault.check_pod_carries(scenario, server, [poddefault_name])
+    """The Notebook's server pod carries what the scenario's PodDefault `poddefault_name` injects."""
+    server = scenario.kube.api.sanitize_for_serialization(server_pod(scenario, name))
+    poddefault.check_carries(scenario, server, poddefault_name)
 
 
 def check_prefix_env(pod_object: Any, namespace: str, name: str) -> None:

@@ -9,16 +9,16 @@ from kfcheck.core.scenario import Scenario
 
 
 def wait_succeeded(scenario: Scenario, name: str) -> dict[str, Any]:
-    return wait.wait_for(
+    return wait.until(
         scenario.kube,
-        f"pod {scenario.namespace}/{name} to complete",
-        scenario.kube.core.list_namespaced_pod,
-        scenario.namespace,
-        name,
-        done=wait.pod_succeeded,
-        failed=wait.pod_failure,
-        timeout=scenario.settings.timeout,
-        owned=scenario.owns,
+        wait.Wait(
+            f"pod {scenario.namespace}/{name} to complete",
+            wait.Target(scenario.kube.core.list_namespaced_pod, scenario.namespace, name),
+            done=wait.pod_succeeded,
+            failed=wait.pod_failure,
+            timeout=scenario.settings.timeout,
+            pods=wait.Pods.the_object(scenario.owns),
+        ),
     )
 
 

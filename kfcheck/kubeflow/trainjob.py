@@ -86,11 +86,11 @@ def _failure(trainjob: dict[str, Any]) -> str | None:
 
 def _wait(scenario: Scenario, name: str, what: str, done: Any, failed: Any = _failure, training: bool = False) -> Any:
     settings = scenario.settings
-    return wait.wait_for(
-        scenario.kube, f"{KIND} {scenario.namespace}/{name} {what}", _list(scenario), scenario.namespace, name,
+    return wait.until(scenario.kube, wait.Wait(
+        f"{KIND} {scenario.namespace}/{name} {what}", wait.Target(_list(scenario), scenario.namespace, name),
         done=done, failed=failed, timeout=settings.training_timeout if training else settings.timeout,
-        owned=scenario.owns, progress=wait.Progress(f"{JOBSET_LABEL}={name}") if training else None,
-    )  # fmt: skip
+        pods=wait.Pods.labelled(f"{JOBSET_LABEL}={name}", scenario.owns), progress=training,
+    ))  # fmt: skip
 
 
 def wait_complete(scenario: Scenario, name: str, training: bool = False) -> dict[str, Any]:
