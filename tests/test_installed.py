@@ -130,7 +130,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_holds_the_suite_and_what_installs_its_report_tools(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {str(path.relative_to(REPO)) for path in (REPO / "kfcheck").rglob("*.py")}
-    expected |= {str(path.relative_to(REPO)) for path in (REPO / "kfcheck" / "fixtures").glob("*.yaml")}
+    fixtures = {str(path.relative_to(REPO)) for path in (REPO / "kfcheck").rglob("fixtures/*.yaml")}
+    assert len(fixtures) > 10, fixtures
+    expected |= fixtures
     bundled = {
         "features": [path.name for path in (REPO / "features").glob("*.feature")],
         "radish": ["stepfile.py", "terrain.py"],
@@ -141,6 +143,7 @@ def test_the_wheel_holds_the_suite_and_what_installs_its_report_tools(wheel: Pat
     expected |= {f"kfcheck/bundled/{folder}/{name}" for folder, files in bundled.items() for name in files}
     assert len(bundled["features"]) >= 6 and len(bundled["cucumber_reports"]) >= 4
     assert expected - names == set()
+    assert not [name for name in names if name.startswith("kfcheck_cluster")], "the embedded cluster stays out"
     lock = zipfile.ZipFile(wheel).read("kfcheck/bundled/cucumber_reports/package-lock.json")
     assert lock == (REPO / "tools" / "cucumber-reports" / "package-lock.json").read_bytes()
     [entry_points] = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
