@@ -78,6 +78,11 @@ def test_a_profile_user_with_kubeflow_edit_rights_runs_every_feature_it_may(
     assert "passed" in trainer and trainer <= {"passed", "skipped"}, (trainer, output)
     if "skipped" in trainer:
         assert "get jobsets.jobset.x-k8s.io in the scenario's namespace" in output, output
+    # in the user's own namespace the empty-selector PodDefault would inject into every pod the user makes
+    # meanwhile: that one scenario is skipped with its reason (-u allow_namespace_wide=true runs it)
+    poddefault = statuses.pop("PodDefaults configure notebook servers")
+    assert poddefault == {"passed", "skipped"}, (poddefault, output)
+    assert "would inject into every pod of the user's namespace" in output, output
     assert statuses and all(found == {"passed"} for found in statuses.values()), statuses
     assert _names(admin, "namespaces") - namespaces_before == set(), "the run created namespaces"
     left = _names(admin, kinds, "-n", profile.NAMESPACE) - objects_before
