@@ -18,7 +18,7 @@ if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kfcheck import reports
-from kfcheck.bdd import hooks
+from kfcheck.bdd import hooks, recording
 from kfcheck.bdd.recording import recorded_hook, report_for_run
 from kfcheck.bdd.support import (
     attach_evidence,
@@ -155,7 +155,7 @@ def finish(features: list[Any], marker: Any) -> None:
             if left:
                 print(f"kfcheck: deleted leftovers of this run: {', '.join(left)}", file=sys.stderr)
         except Exception as error:
-            print(f"kfcheck: could not sweep this run's leftovers: {error}", file=sys.stderr)
+            recording.note_failed_run_cleanup(f"could not sweep this run's leftovers: {error}")
     if world.config.cucumber_json:
         reports.normalise_file(world.config.cucumber_json)
 

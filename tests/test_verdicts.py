@@ -17,6 +17,7 @@ from lxml import etree
 from kfcheck import reports
 from kfcheck.bdd.support import STRICT_FAILURE
 from kfcheck.reports import gate
+from kfcheck.reports.recorder import RunRecorder
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "radish_fixtures"
@@ -162,3 +163,13 @@ def test_what_served_each_api_is_shown_first_on_the_html_page(run: tuple[int, st
     body = page.split("<body>", 1)[1]
     assert body.startswith('<section id="kfcheck-run-findings"')
     assert "kfcheck stand-in following Kubeflow v1.10.0</pre></section>" in body.split("<script", 1)[0]
+
+
+def test_a_failed_cleanup_of_the_whole_run_fails_its_messages(tmp_path: Path) -> None:
+    """The end-of-run sweep that cannot remove what the run left is not only printed: the run fails."""
+    recorder = RunRecorder(tmp_path / "messages.ndjson")
+    recorder.finish(None, ["could not sweep this run's leftovers: 403 forbidden"])
+    assert reports.run_outcome(tmp_path / "messages.ndjson") == (
+        False,
+        "the run's cleanup failed: could not sweep this run's leftovers: 403 forbidden",
+    )

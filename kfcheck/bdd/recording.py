@@ -29,6 +29,7 @@ Evidence = Callable[[Any], dict[str, str]]  # a scenario -> its evidence by name
 _hook_of_wrapper: dict[Callable[[Any], None], reports.RecordedHook] = {}  # what radish calls -> its record
 _recorder: list[reports.RunRecorder] = []  # the run's recorder, once started
 _cleanup_failures: list[str] = []  # after hooks that failed
+_run_cleanup_failures: list[str] = []  # cleanups of the whole run that failed (note_failed_run_cleanup)
 _run_findings: list[tuple[str, Callable[..., Any], list[reports.Envelope]]] = []  # recorded as run hooks
 
 
@@ -174,12 +175,20 @@ def record_scenario_end(scenario: Any) -> None:
     _record(lambda recorder: recorder.scenario_finished(scenario, interrupted_by()))
 
 
+def note_failed_run_cleanup(what: str) -> None:
+    """A cleanup of the whole run failed (the end-of-run sweep): the run fails, its messages say what was left."""
+    print(f"kfcheck: {what}", file=sys.stderr, flush=True)
+    _run_cleanup_failures.append(what)
+    _cleanup_failures.append(f"the run: {what}")
+
+
 def finish_recording(features: list[Any], marker: Any) -> None:
-    _record(lambda recorder: recorder.finish(interrupted_by()))
+    _record(lambda recorder: recorder.finish(interrupted_by(), _run_cleanup_failures))
 
 
 def fail_the_run_on_a_failed_cleanup(features: list[Any], marker: Any) -> None:
-    """radish's exit code does not count failed hooks: a failed cleanup (recorded_hook) fails the run here."""
+    """radish's exit code does not count failed hooks: a failed cleanup (recorded_hook, or the run's sweep)
+    fails the run here."""
     if _cleanup_failures:
         print(f"kfcheck: {len(_cleanup_failures)} cleanup(s) failed; the run fails:\n  "
               + "\n  ".join(_cleanup_failures), file=sys.stderr, flush=True)  # fmt: skip

@@ -195,18 +195,21 @@ class RunRecorder:
             return
         self._close(case, interrupted)
 
-    def finish(self, interrupted: str | None = None) -> None:
+    def finish(self, interrupted: str | None = None, cleanup_failures: list[str] | None = None) -> None:
+        """`cleanup_failures`: what the run's own cleanup (its end-of-run sweep) could not remove."""
         if self.finished:
             return
         for case in self.cases.values():
             if case.started_id:
                 self._close(case, interrupted)
-        finished: Envelope = {"success": self.success and not interrupted and not self.unrecorded,
-                              "timestamp": timestamp(), "testRunStartedId": self.run_id}  # fmt: skip
+        success = self.success and not interrupted and not self.unrecorded and not cleanup_failures
+        finished: Envelope = {"success": success, "timestamp": timestamp(), "testRunStartedId": self.run_id}
         if interrupted:
             finished["message"] = f"the run was interrupted ({interrupted}); scenarios after it did not run"
         elif self.unrecorded:
             finished["message"] = "ran but not in the reports: " + "; ".join(self.unrecorded)
+        elif cleanup_failures:
+            finished["message"] = "the run's cleanup failed: " + "; ".join(cleanup_failures)
         self.out.emit({"testRunFinished": finished})
         self.out.close()
         self.finished = True
