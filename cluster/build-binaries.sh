@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Builds every Go binary of the embedded cluster from the versions pinned in versions.env into
+# Builds every Go binary of the embedded cluster from the versions pinned in versions.env and in the
+# Kubeflow release set (cluster/releases/$KUBEFLOW_RELEASE.env, default: versions.env's) into
 # $KFCHECK_CACHE/bin/<component>-<version>/. A component whose directory is complete is skipped, so a
 # second run costs nothing; Go's module and build caches live under $KFCHECK_CACHE/go as well.
 #
-#   cluster/build-binaries.sh [component ...]     (default: all)
+#   [KUBEFLOW_RELEASE=name|path.env] cluster/build-binaries.sh [component ...]     (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+wanted_release=${KUBEFLOW_RELEASE:-}
 # shellcheck source=versions.env
 . "$here/versions.env"
+KUBEFLOW_RELEASE=${wanted_release:-$KUBEFLOW_RELEASE}
+release_file=$here/releases/$KUBEFLOW_RELEASE.env
+case $KUBEFLOW_RELEASE in *.env) release_file=$KUBEFLOW_RELEASE ;; esac  # a release set file of your own
+if [ ! -f "$release_file" ]; then
+  known=$(cd "$here/releases" && ls -- *.env | sed 's/\.env$//' | tr '\n' ' ')
+  echo "unknown Kubeflow release set '$KUBEFLOW_RELEASE': known are ${known% }" >&2; exit 2
+fi
+# shellcheck disable=SC1090
+. "$release_file"
 cache=${KFCHECK_CACHE:-$HOME/.cache/kfcheck}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build
@@ -93,15 +104,40 @@ wrapper_build() {
   publish "$tmp" "$dir"
 }
 
+# Trainer comes from the wrapper module of the release set's Trainer version and JobSet from its own (their
+# module graphs differ); the release set's JobSet must be the version that Trainer's go.mod requires. A
+# release set without Trainer builds neither.
+wrapper_module() {
+  local module=$1-$2
+  [ -f "$here/modules/$module/go.mod" ] || {
+    echo "no wrapper module cluster/modules/$module for $1 v$2 ($release_file)" >&2; exit 2; }
+  echo "$module"
+}
+check_trainer_jobset() {
+  grep -q "sigs.k8s.io/jobset v$JOBSET_VERSION\b" "$GOMODCACHE/github.com/kubeflow/trainer/v2@v$TRAINER_VERSION/go.mod" || {
+    echo "Trainer v$TRAINER_VERSION does not require JobSet v$JOBSET_VERSION ($release_file)" >&2; exit 2; }
+}
 build_trainer() {
+  [ -n "$TRAINER_VERSION" ] || return 0
   wrapper_build trainer "$TRAINER_VERSION" trainer-controller-manager \
-    github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager trainer
+    github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager "$(wrapper_module trainer "$TRAINER_VERSION")"
+  check_trainer_jobset
+  # Trainer's chart from v2.2.0 also depends on LeaderWorkerSet's chart (installed only with its data cache,
+  # which is off); Helm wants every dependency present, so it is staged from its module too.
+  local chart=$GOMODCACHE/github.com/kubeflow/trainer/v2@v$TRAINER_VERSION/charts/kubeflow-trainer/Chart.yaml lws
+  lws=$(awk '/- name: lws/{found=1} found && /version:/{print $2; exit}' "$chart")
+  if [ -n "$lws" ] && [ ! -d "$GOMODCACHE/sigs.k8s.io/lws@v$lws/charts/lws" ]; then
+    log "LeaderWorkerSet v$lws module (its chart)"
+    (cd "$here/modules/$(wrapper_module trainer "$TRAINER_VERSION")" && go mod download "sigs.k8s.io/lws@v$lws")
+  fi
 }
 build_jobset() {
+  [ -n "$TRAINER_VERSION" ] || return 0
   # JobSet's controller is the root package of its module (main.go).
-  wrapper_build jobset "$JOBSET_VERSION" jobset-controller sigs.k8s.io/jobset trainer \
+  wrapper_build jobset "$JOBSET_VERSION" jobset-controller sigs.k8s.io/jobset "$(wrapper_module jobset "$JOBSET_VERSION")" \
     "-X sigs.k8s.io/jobset/pkg/version.GitVersion=v$JOBSET_VERSION -X sigs.k8s.io/jobset/pkg/version.GitCommit="
 }
+
 build_kaniko() {
   local dir=$bin/kaniko-$KANIKO_VERSION
   complete "$dir" executor && return 0

@@ -1,6 +1,9 @@
-"""python -m kfcheck_cluster {build,up,down,status,push-images,profile,trainer}: the embedded cluster's commands.
+"""python -m kfcheck_cluster {build,up,down,status,push-images,profile,trainer,upgrade,prepare}: the embedded
+cluster's commands.
 
 `trainer` installs (or upgrades) only Kubeflow Trainer + JobSet into the running cluster, as `up` does.
+`upgrade --release NAME` moves the running cluster's Kubeflow to another release set (up or down);
+`prepare --release NAME` builds a release set's binaries and images only (kfcheck_cluster/releases.py).
 """
 
 from __future__ import annotations
@@ -8,14 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kfcheck_cluster import cluster, host, images, kubeflow, profile, trainer
-from kfcheck_cluster.layout import Layout
+from kfcheck_cluster import cluster, host, images, kubeflow, profile, releases, trainer
+from kfcheck_cluster.layout import Layout, UnknownRelease
 from kfcheck_cluster.processes import ClusterError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfcheck_cluster")
-    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile", "trainer"])
+    parser.add_argument("command", choices=["build", "up", "down", "status", "push-images", "profile", "trainer",
+                                            "upgrade", "prepare"])  # fmt: skip
+    parser.add_argument("--release", help="up, upgrade, prepare: the Kubeflow release set (cluster/releases/NAME.env "
+                        "or a file of your own; default $KUBEFLOW_RELEASE, else versions.env's)")  # fmt: skip
     parser.add_argument("--no-build", action="store_true", help="up: do not build missing binaries")
     parser.add_argument("--no-kubeflow", action="store_true", help="up: the bare cluster, without the chart")
     parser.add_argument("--install", default="helm", choices=kubeflow.INSTALLS,
@@ -25,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-verify", default="true", choices=["true", "false"], help="push-images: verify TLS")
     parser.add_argument("--authfile", help="push-images: credentials for the registry (docker config.json format)")
     args = parser.parse_args(argv)
-    layout = Layout.from_env()
+    try:
+        layout = Layout.from_env(args.release)
+        layout.versions  # noqa: B018 -- an unknown release set is refused here, naming the known ones
+    except UnknownRelease as error:
+        print(f"kfcheck: {error}", file=sys.stderr)
+        return 2
     try:
         if args.command == "build":
             host.build_binaries(layout)
@@ -48,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run the suite with -u registry={args.registry}")
         elif args.command == "trainer":
             trainer.install(layout)
+        elif args.command == "upgrade":
+            releases.upgrade(layout)
+        elif args.command == "prepare":
+            releases.prepare(layout)
         else:
             print(cluster.status(layout))
     except ClusterError as error:

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from kfcheck_cluster import host, images, kubeflow, network, pki, trainer
+from kfcheck_cluster import host, images, kubeflow, network, pki, releases
 from kfcheck_cluster.components import BY_NAME, COMPONENTS, PORTS, Component
 from kfcheck_cluster.layout import IN_CLUSTER_REGISTRY, NODE_NAME, REGISTRY, Layout
 from kfcheck_cluster.processes import (
@@ -133,10 +133,8 @@ def up(
     wait_node_ready(layout)
     log(f"node {NODE_NAME} Ready after {time.monotonic() - started:.0f}s")
     if with_kubeflow:
-        kubeflow.install(layout, kubeflow_install)
-        if kubeflow_install == "helm":  # the manifests install has Trainer and JobSet in its kustomize tree
-            trainer.install(layout)
-        log(f"cluster with Kubeflow ready after {time.monotonic() - started:.0f}s")
+        releases.install_release(layout, kubeflow_install)
+        log(f"cluster with Kubeflow (release set {layout.release_name}) ready after {time.monotonic() - started:.0f}s")
     kubeflow.record_cluster(layout, kubeflow_install=kubeflow_install if with_kubeflow else None)
 
 

@@ -40,7 +40,7 @@ def check_host() -> None:
 
 def build_binaries(layout: Layout, components: list[str] | None = None) -> None:
     argv = [str(CLUSTER_DIR / "build-binaries.sh"), *(components or [])]
-    env = {**os.environ, "KFCHECK_CACHE": str(layout.cache)}
+    env = {**os.environ, "KFCHECK_CACHE": str(layout.cache), "KUBEFLOW_RELEASE": str(layout.release_file)}
     result = subprocess.run(argv, env=env, check=False)
     if result.returncode != 0:
         raise ClusterError(f"building the cluster's binaries failed ({' '.join(argv)}); see its output above")

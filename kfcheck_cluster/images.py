@@ -1,4 +1,6 @@
-"""Images: `images/<name>/Dockerfile` -> buildah -> the local registry as 127.0.0.1:5000/<name>:latest.
+"""Images: `images/<name>/Dockerfile` -> buildah -> the local registry as 127.0.0.1:5000/<name>:latest, or, for a
+Kubeflow component whose version the release set says (VERSIONED), as 127.0.0.1:5000/<name>:v<version>: the
+registry holds every release set's image side by side, so an upgrade and its rollback change only the tag.
 
 An image is rebuilt only when its inputs change. Its input hash covers the files of images/<name>/,
 the repository paths listed in images/<name>/inputs (one per line, e.g. a component's Go sources),
@@ -27,6 +29,13 @@ from kfcheck_cluster.processes import ClusterError, HostProcess, run, start, wai
 HOST_CA_BUNDLE = Path(os.environ.get("KFCHECK_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
 BUILD_CA_PATH = "/run/kfcheck/ca-bundle.crt"
 TAG = "latest"
+# Images of the Kubeflow components a release set (cluster/releases/) gives a version; their `prepare` gets it
+# as $KFCHECK_VERSION.
+VERSIONED = {
+    "training-operator": "TRAINING_OPERATOR_VERSION",
+    "trainer-controller-manager": "TRAINER_VERSION",
+    "jobset-controller": "JOBSET_VERSION",
+}
 _FROM_LOCAL = re.compile(rf"^\s*FROM\s+{re.escape(REGISTRY)}/([a-z0-9-]+):", re.IGNORECASE | re.MULTILINE)
 
 
@@ -83,7 +92,28 @@ def _hash_file(digest: hashlib._Hash, path: Path, root: Path) -> None:
     digest.update(path.read_bytes())
 
 
-def input_hash(name: str, _seen: tuple[str, ...] = ()) -> str:
+def version_of(name: str, layout: Layout) -> str:
+    """The component's version in the layout's release set ("" for an image that has none)."""
+    key = VERSIONED.get(name)
+    if key is None:
+        return ""
+    version = layout.versions[key]
+    if not version:
+        raise ClusterError(f"the Kubeflow release set {layout.release_name} has no {name} ({key} is empty)")
+    return version
+
+
+def tag_of(name: str, layout: Layout) -> str:
+    version = version_of(name, layout)
+    return f"v{version}" if version else TAG
+
+
+def reference(name: str, layout: Layout) -> str:
+    """Where the cluster pulls the image from, e.g. 127.0.0.1:5000/training-operator:v1.9.2."""
+    return f"{REGISTRY}/{name}:{tag_of(name, layout)}"
+
+
+def input_hash(name: str, _seen: tuple[str, ...] = (), version: str = "") -> str:
     if name in _seen:
         raise ClusterError(f"images FROM each other in a cycle: {' -> '.join((*_seen, name))}")
     context = IMAGES_DIR / name
@@ -100,6 +130,8 @@ def input_hash(name: str, _seen: tuple[str, ...] = ()) -> str:
                 _hash_path(digest, REPO_ROOT / entry, REPO_ROOT)
     for parent in local_parents(name):
         digest.update(f"FROM {parent}={input_hash(parent, (*_seen, name))}".encode())
+    if version:
+        digest.update(f"VERSION={version}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -151,14 +183,16 @@ def _build(name: str, layout: Layout, *, force: bool, log: bool) -> bool:
     built = False
     for parent in local_parents(name):
         built |= _build(parent, layout, force=False, log=log)
-    wanted = input_hash(name)
-    stamp = layout.image_stamps / f"{name}.inputs"
+    version, tag = version_of(name, layout), tag_of(name, layout)
+    wanted = input_hash(name, version=version)
+    stamp = layout.image_stamps / (f"{name}@{tag}.inputs" if version else f"{name}.inputs")
+    tags = (tag, *extra_tags(name))
     if (
         not force
         and not built
         and stamp.exists()
         and stamp.read_text().strip() == wanted
-        and all(registry_has(name, tag) for tag in (TAG, *extra_tags(name)))
+        and all(registry_has(name, each) for each in tags)
     ):
         return False
     started = time.monotonic()
@@ -168,45 +202,45 @@ def _build(name: str, layout: Layout, *, force: bool, log: bool) -> bool:
     with tempfile.TemporaryDirectory(prefix=f"kfcheck-image-{name}-") as scratch:
         context = Path(scratch) / name
         shutil.copytree(IMAGES_DIR / name, context, symlinks=True)
-        prepare = context / "prepare"
-        if prepare.exists():
-            env = {
-                "KFCHECK_CACHE": str(layout.cache),
-                "KFCHECK_BIN": str(layout.bin_root),
-                "KFCHECK_REPO": str(REPO_ROOT),
-            }
-            run([str(prepare)], f"images/{name}/prepare", env=env, cwd=context)
-        reference = f"{REGISTRY}/{name}:{TAG}"
-        volumes = []
-        if HOST_CA_BUNDLE.exists():
-            volumes = ["--volume", f"{HOST_CA_BUNDLE}:{BUILD_CA_PATH}:ro"]
-        argv = [
-            *_buildah(layout),
-            "bud",
-            "--network",
-            "host",
-            "--tls-verify=false",
-            "--layers",
-            *volumes,
-            "--label",
-            f"kfcheck.inputs={wanted}",
-            "-t",
-            reference,
-            str(context),
-        ]
-        build_log = layout.image_stamps / f"{name}.build.log"
-        with build_log.open("w") as out:
-            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
-        if result.returncode != 0:
-            tail = "\n".join(build_log.read_text(errors="replace").splitlines()[-30:])
-            raise ClusterError(f"building image {name} failed (full log: {build_log}):\n{tail}")
-        for tag in (TAG, *extra_tags(name)):
-            destination = f"docker://{REGISTRY}/{name}:{tag}"
-            run([*_buildah(layout), "push", "--tls-verify=false", reference, destination], f"pushing {name}:{tag}")
+        _prepare(name, context, layout, version)
+        built_reference = f"{REGISTRY}/{name}:{tag}"
+        _buildah_build(name, context, layout, built_reference, wanted)
+        for each in tags:
+            destination = f"docker://{REGISTRY}/{name}:{each}"
+            run([*_buildah(layout), "push", "--tls-verify=false", built_reference, destination],
+                f"pushing {name}:{each}")  # fmt: skip
     stamp.write_text(wanted + "\n")
     if log:
-        print(f"[images] {name} pushed as {reference} in {time.monotonic() - started:.0f}s", flush=True)
+        print(f"[images] {name} pushed as {built_reference} in {time.monotonic() - started:.0f}s", flush=True)
     return True
+
+
+def _prepare(name: str, context: Path, layout: Layout, version: str) -> None:
+    """Runs the image's `prepare` (if any) in its build context, with the component's version."""
+    prepare = context / "prepare"
+    if prepare.exists():
+        env = {
+            "KFCHECK_CACHE": str(layout.cache),
+            "KFCHECK_BIN": str(layout.bin_root),
+            "KFCHECK_REPO": str(REPO_ROOT),
+            "KFCHECK_VERSION": version,
+        }
+        run([str(prepare)], f"images/{name}/prepare", env=env, cwd=context)
+
+
+def _buildah_build(name: str, context: Path, layout: Layout, reference: str, inputs: str) -> None:
+    """`buildah bud` of the context as `reference`, labelled with its input hash; the log kept in the cache."""
+    volumes = []
+    if HOST_CA_BUNDLE.exists():
+        volumes = ["--volume", f"{HOST_CA_BUNDLE}:{BUILD_CA_PATH}:ro"]
+    argv = [*_buildah(layout), "bud", "--network", "host", "--tls-verify=false", "--layers", *volumes,
+            "--label", f"kfcheck.inputs={inputs}", "-t", reference, str(context)]  # fmt: skip
+    build_log = layout.image_stamps / f"{name}.build.log"
+    with build_log.open("w") as out:
+        result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = "\n".join(build_log.read_text(errors="replace").splitlines()[-30:])
+        raise ClusterError(f"building image {name} failed (full log: {build_log}):\n{tail}")
 
 
 def image_size(name: str, tag: str = TAG) -> int:

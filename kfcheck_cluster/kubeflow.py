@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -95,6 +96,16 @@ def check_install(layout: Layout, wanted: str) -> None:
                            f"`make down` then `make up KUBEFLOW_INSTALL={wanted}`")  # fmt: skip
 
 
+def recorded_release(layout: Layout) -> str | None:
+    """The Kubeflow release set the running cluster's Kubeflow was last installed or upgraded to."""
+    try:
+        recorded = json.loads((layout.state / CLUSTER_STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    release = recorded.get("kubeflow_release") if isinstance(recorded, dict) else None
+    return str(release) if release else None
+
+
 def record_cluster(layout: Layout, *, kubeflow_install: str | None) -> None:
     """Writes where this cluster and its tools are ($KFCHECK_STATE/cluster.json), which the suite's
     Settings read as their defaults: the suite never needs to know how the embedded cluster is laid out."""
@@ -106,27 +117,49 @@ def record_cluster(layout: Layout, *, kubeflow_install: str | None) -> None:
     }
     if kubeflow_install is not None:
         recorded["kubeflow_install"] = kubeflow_install
+        recorded["kubeflow_release"] = layout.release_name
     if kubeflow_install == "helm":
         recorded["chart"] = str(staged_chart(layout))
     (layout.state / CLUSTER_STATE).write_text(json.dumps(recorded, indent=2) + "\n")
 
 
-def install(layout: Layout, how: str = "helm", *, timeout_seconds: int = 600) -> None:
-    """Installs the components (`helm` or `manifests`), waiting until every one is available and serves."""
-    started = time.monotonic()
-    components = (*COMPONENT_IMAGES, *(trainer.IMAGES if how == "manifests" else ()))
-    rebuilt = [name for name in components if images.build(name, layout)]
+def with_trainer(layout: Layout) -> bool:
+    return bool(layout.versions["TRAINER_VERSION"])
+
+
+def pytorch_init_image(layout: Layout) -> str:
+    """The image of the init container the operator adds to PyTorchJob workers: a release set may name another
+    image of the local registry (PYTORCH_INIT_CONTAINER_IMAGE, default busybox)."""
+    return images.reference(layout.versions.get("PYTORCH_INIT_CONTAINER_IMAGE") or "busybox", layout)
+
+
+def build_images(layout: Layout, how: str) -> list[str]:
+    """Builds what the release set's components and the scenarios run; returns the component images rebuilt."""
+    components = (*COMPONENT_IMAGES, *(trainer.IMAGES if how == "manifests" and with_trainer(layout) else ()))
+    rebuilt = [images.reference(name, layout) for name in components if images.build(name, layout)]
     for name in WORKLOAD_IMAGES:
         images.build(name, layout)
+    return rebuilt
+
+
+def install(layout: Layout, how: str = "helm", *, timeout_seconds: int = 600) -> None:
+    """Installs the components of the layout's release set (`helm` or `manifests`), or upgrades or downgrades
+    them to it, waiting until every one is available and serves."""
+    started = time.monotonic()
+    rebuilt = build_images(layout, how)
+    generations = tools.deployment_generations(layout, NAMESPACE)
     if how == "manifests":
         install_manifests(layout, timeout_seconds)
     else:
         chart = stage_chart(layout)
-        tools.helm_install(layout, RELEASE, chart, NAMESPACE, [chart / "crds"], timeout_seconds)
+        operator, init = images.reference("training-operator", layout), pytorch_init_image(layout)
+        operator_values = [f"--set=trainingOperator.image={operator}",
+                           f"--set=trainingOperator.pytorchInitContainerImage={init}"]  # fmt: skip
+        tools.helm_install(layout, RELEASE, chart, NAMESPACE, [chart / "crds"], timeout_seconds, *operator_values)
     # a component image rebuilt under the same tag changes no Deployment: its running pods are replaced
-    tools.restart_deployments_using(layout, NAMESPACE, [f"{REGISTRY}/{name}:{images.TAG}" for name in rebuilt],
-                                    timeout_seconds)  # fmt: skip
-    print(f"[kfcheck up] Kubeflow components ({how}) ready after {time.monotonic() - started:.0f}s", flush=True)
+    tools.restart_deployments_using(layout, NAMESPACE, rebuilt, timeout_seconds, generations)
+    print(f"[kfcheck up] Kubeflow components ({how}, release set {layout.release_name}) ready after "
+          f"{time.monotonic() - started:.0f}s", flush=True)  # fmt: skip
 
 
 def staged_manifests(layout: Layout) -> Path:
@@ -153,17 +186,47 @@ def webhook_certificate(layout: Layout) -> tuple[Path, Path]:
     return certificate, key
 
 
+def manifest_values(layout: Layout, ca_bundle: str) -> dict[str, str]:
+    """The placeholders of cluster/kubeflow-manifests besides the cluster's own: image tags of the release set."""
+    tags = {"ca_bundle": ca_bundle, "training_operator_tag": images.tag_of("training-operator", layout),
+            "pytorch_init_image": pytorch_init_image(layout)}  # fmt: skip
+    if with_trainer(layout):
+        tags["trainer_tag"] = images.tag_of("trainer-controller-manager", layout)
+        tags["jobset_tag"] = images.tag_of("jobset-controller", layout)
+    return tags
+
+
 def stage_manifests(layout: Layout, ca_bundle: str) -> Path:
     """cluster/kubeflow-manifests with its placeholders filled, plus the operator module's manifests and the
-    stand-ins' CRDs: one kustomize tree that `kubectl apply -k` takes as it is."""
+    stand-ins' CRDs: one kustomize tree that `kubectl apply -k` takes as it is. A release set without Trainer
+    leaves the trainer tree out."""
     target = staged_manifests(layout)
     if target.exists():
         shutil.rmtree(target)
+    values = manifest_values(layout, ca_bundle)
     for source in MANIFESTS_SOURCE.rglob("*.yaml"):
-        relative = source.relative_to(CLUSTER_DIR)
-        staged = target / source.relative_to(MANIFESTS_SOURCE)
-        tools.write_config(layout, str(relative), staged, ca_bundle=ca_bundle)
+        relative = source.relative_to(MANIFESTS_SOURCE)
+        if relative.parts[0] == "trainer" and not with_trainer(layout):
+            continue
+        tools.write_config(layout, str(source.relative_to(CLUSTER_DIR)), target / relative, **values)
+    if not with_trainer(layout):
+        kustomization = target / "kustomization.yaml"
+        tree = yaml.safe_load(kustomization.read_text())
+        tree["resources"] = [resource for resource in tree["resources"] if resource != "trainer"]
+        kustomization.write_text(yaml.safe_dump(tree, sort_keys=False))
     tools.copy_writable(training_operator_module(layout) / "manifests", target / "training-operator/upstream/manifests")
+    for name, component in STAND_IN_CRDS.items():
+        shutil.copyfile(CHART_SOURCE / "crds" / name, target / component / "crd.yaml")
+    if with_trainer(layout):
+        stage_trainer_manifests(layout, target)
+    return target
+
+
+def stage_trainer_manifests(layout: Layout, target: Path) -> None:
+    """Trainer's kustomize tree from its module; upstream's third-party/jobset (JobSet's release manifest on
+    github.com, made from JobSet's config/default) pointed at config/default of the release set's jobset
+    module, whose version may be a patch release newer than the one upstream names when that one is not
+    served here (Trainer v2.2.0 names v0.11.0; the release set has v0.11.1, which its go.mod requires)."""
     upstream = target / "trainer" / "upstream"
     tools.copy_writable(trainer.trainer_module(layout) / "manifests", upstream / "manifests")
     tools.copy_writable(trainer.jobset_module(layout) / "config", upstream / "jobset" / "config")
@@ -171,17 +234,21 @@ def stage_manifests(layout: Layout, ca_bundle: str) -> Path:
     # JobSet's config/default, which the pinned jobset module holds.
     third_party = upstream / "manifests" / "third-party" / "jobset" / "kustomization.yaml"
     kustomization = yaml.safe_load(third_party.read_text())
-    if kustomization.get("resources") != [trainer.JOBSET_RELEASE_MANIFEST.format(**layout.versions)]:
-        raise ClusterError(f"{third_party} no longer names JobSet's release manifest: {kustomization.get('resources')}")
+    resources = kustomization.get("resources") or []
+    if len(resources) != 1 or not re.fullmatch(trainer.JOBSET_RELEASE_MANIFEST, resources[0]):
+        raise ClusterError(f"{third_party} no longer names JobSet's release manifest: {resources}")
     kustomization["resources"] = ["../../../jobset/config/default"]
     third_party.write_text(yaml.safe_dump(kustomization, sort_keys=False))
-    for name, component in STAND_IN_CRDS.items():
-        shutil.copyfile(CHART_SOURCE / "crds" / name, target / component / "crd.yaml")
-    return target
 
 
 def install_manifests(layout: Layout, timeout_seconds: int) -> None:
-    """kubeflow/manifests' way: namespace and the webhook's Secret first (the pods mount it), then the tree."""
+    """kubeflow/manifests' way: namespace and the webhook's Secret first (the pods mount it), then the tree. A
+    release set without Trainer first deletes the Trainer tree a previous release set applied."""
+    previous_trainer = staged_manifests(layout) / "trainer"
+    if not with_trainer(layout) and previous_trainer.is_dir():
+        print(f"[kfcheck up] the release set {layout.release_name} has no Trainer: deleting it", flush=True)
+        tools.kubectl(layout, "delete", "-k", str(previous_trainer), "--ignore-not-found", "--wait=true",
+                      f"--timeout={timeout_seconds}s")  # fmt: skip
     certificate, key = webhook_certificate(layout)
     tree = stage_manifests(layout, base64.b64encode(certificate.read_bytes()).decode())
     tools.kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(tree / "namespace.yaml"))

@@ -47,21 +47,72 @@ def read_versions(path: Path = CLUSTER_DIR / "versions.env") -> dict[str, str]:
     return versions
 
 
+RELEASES_DIR = CLUSTER_DIR / "releases"
+RELEASE_KEYS = ("TRAINING_OPERATOR_VERSION", "TRAINER_VERSION", "JOBSET_VERSION", "NOTEBOOKS_VERSION")
+
+
+class UnknownRelease(ValueError):
+    """A Kubeflow release set that is neither a name in cluster/releases/ nor a release set file."""
+
+
+def known_releases() -> list[str]:
+    return sorted(path.stem for path in RELEASES_DIR.glob("*.env"))
+
+
+def release_file(release: str) -> Path:
+    """cluster/releases/<release>.env, or a release set file of your own (a path ending in .env)."""
+    if release.endswith(".env") and Path(release).is_file():
+        return Path(release).resolve()
+    path = RELEASES_DIR / f"{release}.env"
+    if "/" in release or not path.is_file():
+        raise UnknownRelease(f"unknown Kubeflow release set '{release}': known are {', '.join(known_releases())} "
+                             "(cluster/releases/), or give the path of a release set file (NAME.env)")  # fmt: skip
+    return path
+
+
+def read_release(release: str) -> dict[str, str]:
+    """A release set's versions (an empty version: the release does not ship that component)."""
+    path = release_file(release)
+    versions = read_versions(path)
+    missing = [key for key in RELEASE_KEYS if key not in versions]
+    if missing:
+        raise UnknownRelease(f"{path} does not say {', '.join(missing)} (an empty value: not in this release)")
+    return {key: value.strip('"') for key, value in versions.items()}
+
+
+def default_release() -> str:
+    return os.environ.get("KUBEFLOW_RELEASE") or read_versions()["KUBEFLOW_RELEASE"]
+
+
 @dataclass(frozen=True)
 class Layout:
     cache: Path
     state: Path
+    release: str = ""  # the Kubeflow release set (cluster/releases/); empty: KUBEFLOW_RELEASE or versions.env's
 
     @classmethod
-    def from_env(cls) -> Layout:
+    def from_env(cls, release: str | None = None) -> Layout:
         home = Path.home()
         cache = Path(os.environ.get("KFCHECK_CACHE", home / ".cache" / "kfcheck"))
         state = state_dir()
-        return cls(cache=cache.resolve(), state=state.resolve())
+        release = release or default_release()
+        if release.endswith(".env") and Path(release).is_file():
+            release = str(Path(release).resolve())
+        return cls(cache=cache.resolve(), state=state.resolve(), release=release)
 
     @cached_property
     def versions(self) -> dict[str, str]:
-        return read_versions()
+        """versions.env, with the Kubeflow components' versions of the release set."""
+        return {**read_versions(), **read_release(self.release or default_release())}
+
+    @property
+    def release_file(self) -> Path:
+        return release_file(self.release or default_release())
+
+    @property
+    def release_name(self) -> str:
+        """The release set's name (a release set file's stem)."""
+        return Path(self.release or default_release()).name.removesuffix(".env")
 
     # --- cache -----------------------------------------------------------------------------------
     @property

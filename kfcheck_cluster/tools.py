@@ -97,6 +97,42 @@ def apply_manifest(layout: Layout, name: str, kubeconfig: str | None = None, **e
     kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest, kubeconfig=kubeconfig)
 
 
+def helm(layout: Layout, *args: str) -> str:
+    """The embedded cluster's helm with its kubeconfig; an error carries helm's words."""
+    binary = layout.binary("helm", "helm")
+    if not binary.exists():
+        raise ClusterError(f"{binary} is missing: run `make build`")
+    result = subprocess.run([str(binary), *args, f"--kubeconfig={layout.kubeconfig}"], capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise ClusterError(f"helm {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    return result.stdout
+
+
+def helm_release_exists(layout: Layout, release: str, namespace: str) -> bool:
+    listed = json.loads(helm(layout, "list", f"--namespace={namespace}", "--all", "--output=json") or "[]")
+    return any(item.get("name") == release for item in listed)
+
+
+def crds_of_groups(layout: Layout, groups: tuple[str, ...]) -> list[str]:
+    listed = json.loads(kubectl(layout, "get", "customresourcedefinitions", "-o", "json"))
+    return [crd["metadata"]["name"] for crd in listed["items"] if crd["spec"]["group"] in groups]
+
+
+def delete_objects_of_crds(layout: Layout, crds: list[str], timeout_seconds: int) -> None:
+    """Deletes every object of the CRDs (all namespaces) and waits until they are gone: run while their
+    controller still runs, which removes the finalizers it put on them (Trainer's runtimes carry one)."""
+    if crds:
+        kubectl(layout, "delete", ",".join(crds), "--all", "--all-namespaces", "--ignore-not-found", "--wait=true",
+                f"--timeout={timeout_seconds}s")  # fmt: skip
+
+
+def delete_crds(layout: Layout, crds: list[str], timeout_seconds: int) -> None:
+    """Deletes the CRDs, waiting until they are gone."""
+    if crds:
+        kubectl(layout, "delete", "customresourcedefinitions", *crds, "--wait=true", f"--timeout={timeout_seconds}s")
+
+
 def helm_install(layout: Layout, release: str, chart: Path, namespace: str, crds: list[Path], timeout_seconds: int,
                  *extra: str) -> None:  # fmt: skip
     """`helm upgrade --install --reset-values` of a chart: the release gets the chart's values and `extra`'s, not
@@ -123,12 +159,23 @@ def wait_components(layout: Layout, namespace: str, timeout_seconds: int) -> Non
     restart_crash_looping_pods(layout, namespace)
     kubectl(layout, "wait", f"--namespace={namespace}", "deployment", "--all", "--for=condition=Available",
             f"--timeout={timeout_seconds}s")  # fmt: skip
+    # Available holds while an upgrade's new pods crash and the old ones still serve: every rollout must end
+    for name in kubectl(layout, "get", "deployments", f"--namespace={namespace}", "-o", "name").split():
+        kubectl(layout, "rollout", "status", f"--namespace={namespace}", name, f"--timeout={timeout_seconds}s")
     wait_webhooks_serve(layout, namespace, timeout_seconds)
 
 
-def restart_deployments_using(layout: Layout, namespace: str, images: list[str], timeout_seconds: int) -> None:
+def deployment_generations(layout: Layout, namespace: str) -> dict[str, int]:
+    """Each Deployment's metadata.generation: it grows whenever its pod template changes (an upgrade's new tag)."""
+    listed = json.loads(kubectl(layout, "get", "deployments", f"--namespace={namespace}", "-o", "json"))
+    return {item["metadata"]["name"]: int(item["metadata"].get("generation", 0)) for item in listed["items"]}
+
+
+def restart_deployments_using(layout: Layout, namespace: str, images: list[str], timeout_seconds: int,
+                              generations_before: dict[str, int]) -> None:  # fmt: skip
     """Restarts the namespace's Deployments that run one of the images (rebuilt under the same tag, which
-    changes nothing in their spec), then waits for them as for an install."""
+    changes nothing in their spec), then waits for them as for an install. A Deployment the install already
+    rolled out (its generation grew since `generations_before`) runs the new build and is left alone."""
     if not images:
         return
     listed = json.loads(kubectl(layout, "get", "deployments", f"--namespace={namespace}", "-o", "json"))
@@ -136,6 +183,7 @@ def restart_deployments_using(layout: Layout, namespace: str, images: list[str],
         deployment["metadata"]["name"]
         for deployment in listed["items"]
         if any(container["image"] in images for container in deployment["spec"]["template"]["spec"]["containers"])
+        and int(deployment["metadata"].get("generation", 0)) == generations_before.get(deployment["metadata"]["name"])
     )
     if not using:
         return

@@ -1,13 +1,17 @@
-"""Installs Kubeflow Trainer v2 (with JobSet) into the embedded cluster from upstream's own Helm chart.
+"""Installs Kubeflow Trainer v2 (with JobSet) into the embedded cluster from upstream's own Helm chart, at the
+versions of the Kubeflow release set (cluster/releases/); a release set without Trainer removes it.
 
-The chart `charts/kubeflow-trainer` comes from the pinned trainer Go module (the same module zip the
-controller is built from); its dependency, JobSet's chart `charts/jobset`, from the pinned jobset module.
-Helm would fetch JobSet from an OCI repository; instead the jobset chart is staged into the trainer
-chart's `charts/` directory, which is how Helm resolves a dependency without any repository. The staged
-chart lives under the state directory (`$KFCHECK_STATE/chart/kubeflow-trainer`). Values
-(cluster/config/kubeflow-trainer-values.yaml) point both controllers at the images built here. Both
-controllers manage their webhook certificates themselves (a cert rotator writes the Secret and injects
-the CA bundle), so no cert-manager is needed.
+The chart `charts/kubeflow-trainer` comes from the trainer Go module of the release set's version (the same
+module zip the controller is built from); its dependency, JobSet's chart `charts/jobset`, from the jobset
+module of the release set's version (Trainer v2.2.0's chart names JobSet 0.11.0, which the module proxy here
+does not serve; the release set takes v0.11.1, the version Trainer v2.2.0's go.mod requires), and from v2.2.0
+LeaderWorkerSet's chart (disabled unless Trainer's data cache is on) from its module. Helm would fetch them
+from OCI repositories; instead they are staged into the trainer chart's `charts/` directory, which is how
+Helm resolves a dependency without any repository. The staged chart lives under the state directory
+(`$KFCHECK_STATE/chart/kubeflow-trainer`). Values (cluster/config/kubeflow-trainer-values.yaml, the image
+tags set from the release set) point both controllers at the images built here. Both controllers manage
+their webhook certificates themselves (a cert rotator writes the Secret and injects the CA bundle), so no
+cert-manager is needed.
 
 Upstream's `torch-distributed` ClusterTrainingRuntime (manifests/base/runtimes of the trainer module) is
 applied after the controllers are available, its image pointed at our pytorch-mnist image (the upstream
@@ -34,8 +38,10 @@ VALUES = CLUSTER_DIR / "config" / "kubeflow-trainer-values.yaml"
 IMAGES = ("trainer-controller-manager", "jobset-controller", "pytorch-mnist")
 RUNTIMES = ("torch_distributed.yaml",)
 RUNTIME_IMAGE = f"{REGISTRY}/pytorch-mnist:latest"
-JOBSET_RELEASE_MANIFEST = "https://github.com/kubernetes-sigs/jobset/releases/download/v{JOBSET_VERSION}/manifests.yaml"
+# what upstream's third-party/jobset kustomization names (a regular expression)
+JOBSET_RELEASE_MANIFEST = r"https://github\.com/kubernetes-sigs/jobset/releases/download/v[0-9.]+/manifests\.yaml"
 TRAINER_CONTAINER = "node"  # the container of a runtime's trainer step that Trainer configures
+CRD_GROUPS = ("trainer.kubeflow.org", "jobset.x-k8s.io")
 
 
 def module_dir(layout: Layout, module: str, version_key: str) -> Path:
@@ -58,20 +64,38 @@ def staged_chart(layout: Layout) -> Path:
     return layout.state / "chart" / RELEASE
 
 
+def dependency_charts(layout: Layout, chart: dict[str, Any]) -> dict[str, Path]:
+    """Where each dependency the trainer chart declares is staged from: JobSet's chart from the release set's
+    jobset module (checked to be that version), LeaderWorkerSet's from the module of the version it names."""
+    staged = {}
+    for dependency in chart.get("dependencies") or []:
+        name = dependency["name"]
+        if name == "jobset":
+            source = jobset_module(layout) / "charts" / "jobset"
+            found = yaml.safe_load((source / "Chart.yaml").read_text()).get("version")
+            if found != layout.versions["JOBSET_VERSION"]:
+                raise ClusterError(f"{source} is chart version {found}, expected {layout.versions['JOBSET_VERSION']}")
+        elif name == "lws":
+            source = layout.cache / "go" / "mod" / f"sigs.k8s.io/lws@v{dependency['version']}" / "charts" / "lws"
+        else:
+            raise ClusterError(f"the trainer chart depends on '{name}', which kfcheck_cluster cannot stage")
+        if not source.is_dir():
+            raise ClusterError(f"{source} is missing: run `cluster/build-binaries.sh trainer jobset`")
+        staged[name] = source
+    return staged
+
+
 def stage_chart(layout: Layout) -> Path:
-    """The trainer module's chart with the jobset module's chart as its resolved dependency."""
+    """The trainer module's chart with its dependencies' charts (from their modules) as resolved dependencies."""
     target = staged_chart(layout)
     if target.exists():
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tools.copy_writable(trainer_module(layout) / "charts" / "kubeflow-trainer", target)
-    dependency = jobset_module(layout) / "charts" / "jobset"
-    chart = yaml.safe_load((dependency / "Chart.yaml").read_text())
-    wanted = layout.versions["JOBSET_VERSION"]
-    if chart.get("version") != wanted:
-        raise ClusterError(f"{dependency} is chart version {chart.get('version')}, expected {wanted}")
+    chart = yaml.safe_load((target / "Chart.yaml").read_text())
     (target / "charts").mkdir(exist_ok=True)
-    tools.copy_writable(dependency, target / "charts" / "jobset")
+    for name, source in dependency_charts(layout, chart).items():
+        tools.copy_writable(source, target / "charts" / name)
     return target
 
 
@@ -98,14 +122,39 @@ def apply_runtimes(layout: Layout, timeout_seconds: int) -> None:
         raise ClusterError(f"applying the training runtimes failed: {str(error)[-3000:]}") from None
 
 
+def image_values(layout: Layout) -> list[str]:
+    """The controllers' image tags of the release set, over the values file's."""
+    return [f"--set=image.tag={images.tag_of('trainer-controller-manager', layout)}",
+            f"--set=jobset.image.tag={images.tag_of('jobset-controller', layout)}"]  # fmt: skip
+
+
 def install(layout: Layout, *, timeout_seconds: int = 600) -> None:
-    """helm upgrade --install of Trainer (+ JobSet), then its CRDs' runtimes; waits until all are usable."""
+    """helm upgrade --install of Trainer (+ JobSet) at the release set's versions (CRDs applied first), then
+    its runtimes; waits until all are usable. A release set without Trainer removes it instead."""
+    if not layout.versions["TRAINER_VERSION"]:
+        uninstall(layout, timeout_seconds=timeout_seconds)
+        return
     started = time.monotonic()
-    rebuilt = [name for name in IMAGES if images.build(name, layout)]
+    rebuilt = [images.reference(name, layout) for name in IMAGES if images.build(name, layout)]
+    generations = tools.deployment_generations(layout, NAMESPACE)
     chart = stage_chart(layout)
     crds = [chart / "crds", chart / "charts" / "jobset" / "crds"]
-    tools.helm_install(layout, RELEASE, chart, NAMESPACE, crds, timeout_seconds, f"--values={VALUES}")
-    tools.restart_deployments_using(layout, NAMESPACE, [f"{REGISTRY}/{name}:{images.TAG}" for name in rebuilt],
-                                    timeout_seconds)  # fmt: skip
+    tools.helm_install(layout, RELEASE, chart, NAMESPACE, crds, timeout_seconds, f"--values={VALUES}",
+                      *image_values(layout))  # fmt: skip
+    tools.restart_deployments_using(layout, NAMESPACE, rebuilt, timeout_seconds, generations)
     apply_runtimes(layout, timeout_seconds=120)
-    print(f"[kfcheck up] Kubeflow Trainer ready after {time.monotonic() - started:.0f}s", flush=True)
+    versions = f"v{layout.versions['TRAINER_VERSION']} (JobSet v{layout.versions['JOBSET_VERSION']})"
+    print(f"[kfcheck up] Kubeflow Trainer {versions} ready after {time.monotonic() - started:.0f}s", flush=True)
+
+
+def uninstall(layout: Layout, *, timeout_seconds: int) -> None:
+    """Removes Trainer and JobSet as a release without them has it, so that no API is served without its
+    controller: first every TrainJob, runtime and JobSet while the controllers still run (they remove the
+    finalizers they put), then the Helm release, then the CRDs Helm leaves behind."""
+    if not tools.helm_release_exists(layout, RELEASE, NAMESPACE):
+        return
+    print(f"[kfcheck up] the release set {layout.release_name} has no Trainer: uninstalling {RELEASE}", flush=True)
+    crds = tools.crds_of_groups(layout, CRD_GROUPS)
+    tools.delete_objects_of_crds(layout, crds, timeout_seconds)
+    tools.helm(layout, "uninstall", RELEASE, f"--namespace={NAMESPACE}", "--wait", f"--timeout={timeout_seconds}s")
+    tools.delete_crds(layout, crds, timeout_seconds)

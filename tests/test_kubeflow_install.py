@@ -6,6 +6,7 @@ module in the Go module cache and the built kubectl (`make build`)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 
 from kfcheck.core.config import CLUSTER_STATE
 from kfcheck_cluster import kubeflow, trainer
-from kfcheck_cluster.layout import REGISTRY, Layout
+from kfcheck_cluster.layout import REGISTRY, Layout, known_releases
 from kfcheck_cluster.processes import ClusterError
 
 
@@ -30,8 +31,11 @@ def layout(tmp_path: Path) -> Layout:
 
 def _rendered(layout: Layout) -> list[dict[str, Any]]:
     kubectl = layout.binary("kubernetes", "kubectl")
+    modules = [kubeflow.training_operator_module]
+    if kubeflow.with_trainer(layout):
+        modules += [trainer.trainer_module, trainer.jobset_module]
     try:
-        for module in (kubeflow.training_operator_module, trainer.trainer_module, trainer.jobset_module):
+        for module in modules:
             module(layout)
     except ClusterError as error:
         pytest.skip(str(error))
@@ -43,18 +47,30 @@ def _rendered(layout: Layout) -> list[dict[str, Any]]:
     return [document for document in yaml.safe_load_all(out) if document]
 
 
-def test_the_manifests_install_has_kubeflow_manifests_names_labels_and_local_images(layout: Layout) -> None:
+@pytest.mark.parametrize("release", known_releases())
+def test_each_release_sets_manifests_install_has_kubeflow_manifests_names_and_its_versions_images(
+    layout: Layout, release: str
+) -> None:
+    layout = dataclasses.replace(layout, release=release)
     documents = _rendered(layout)
     deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    with_trainer = {"kubeflow-trainer-controller-manager", "jobset-controller-manager"}
     assert set(deployments) == {
         "training-operator", "admission-webhook-deployment", "notebook-controller-deployment",
-        "kubeflow-trainer-controller-manager", "jobset-controller-manager",
+        *(with_trainer if layout.versions["TRAINER_VERSION"] else ()),
     }  # fmt: skip
+    versions = {"training-operator": "TRAINING_OPERATOR_VERSION", "kubeflow-trainer-controller-manager":
+                "TRAINER_VERSION", "jobset-controller-manager": "JOBSET_VERSION"}  # fmt: skip
+    for name, key in versions.items():
+        if name in deployments:
+            (container, *_) = deployments[name]["spec"]["template"]["spec"]["containers"]
+            assert container["image"].endswith(f":v{layout.versions[key]}"), container["image"]
     assert deployments["training-operator"]["metadata"]["labels"] == {"control-plane": "kubeflow-training-operator"}
     assert deployments["admission-webhook-deployment"]["metadata"]["labels"]["app"] == "poddefaults"
     assert deployments["notebook-controller-deployment"]["metadata"]["labels"]["app"] == "notebook-controller"
-    trainer_labels = deployments["kubeflow-trainer-controller-manager"]["metadata"]["labels"]
-    assert trainer_labels["app.kubernetes.io/name"] == "trainer"
+    if layout.versions["TRAINER_VERSION"]:
+        trainer_labels = deployments["kubeflow-trainer-controller-manager"]["metadata"]["labels"]
+        assert trainer_labels["app.kubernetes.io/name"] == "trainer"
     for deployment in deployments.values():
         assert deployment["metadata"]["namespace"] == "kubeflow"  # kubeflow/manifests' platform overlay for Trainer
         for container in deployment["spec"]["template"]["spec"]["containers"]:
@@ -66,8 +82,11 @@ def test_the_manifests_install_has_kubeflow_manifests_names_labels_and_local_ima
         "name": "admission-webhook-service", "namespace": "kubeflow", "path": "/apply-poddefault",
     }  # fmt: skip
     runtimes = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ClusterTrainingRuntime"}
-    trainer_step = runtimes["torch-distributed"]["spec"]["template"]["spec"]["replicatedJobs"][0]
-    assert trainer_step["template"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith(f"{REGISTRY}/")
+    if layout.versions["TRAINER_VERSION"]:
+        trainer_step = runtimes["torch-distributed"]["spec"]["template"]["spec"]["replicatedJobs"][0]
+        assert trainer_step["template"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith(f"{REGISTRY}/")
+    else:
+        assert not runtimes
     certificate = (layout.state / "admission-webhook-pki" / "tls.crt").read_bytes()
     assert base64.b64decode(webhook["clientConfig"]["caBundle"]) == certificate
 
