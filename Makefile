@@ -11,7 +11,7 @@ LINT_PATHS := kfcheck kfcheck_cluster radish tests images components bench conft
 UNIT_TESTS := PYTHONPATH=$(CURDIR) $(PYTHON) -m pytest -q tests --ignore=tests/cluster --ignore=tests/faults
 
 .PHONY: setup venv build up down status push-images validate-profile validate-manifests test check unit-tests \
-  fast-unit-tests host-unit-tests report-tools cluster-tests fault-tests lint validate upgrade-gate
+  fast-unit-tests host-unit-tests report-tools cluster-tests fault-tests lint validate upgrade-gate release-gate
 
 setup:
 	@cluster/setup-host.sh
@@ -21,7 +21,10 @@ build: setup
 
 # KUBEFLOW_INSTALL=manifests installs Kubeflow as kubeflow/manifests does (kustomize, no Helm release);
 # switching is `make down` then `make up KUBEFLOW_INSTALL=...`.
+# KUBEFLOW_RELEASE=NAME installs that Kubeflow release set (cluster/releases/NAME.env; default: versions.env's),
+# or moves a running cluster's Kubeflow to it.
 KUBEFLOW_INSTALL ?= helm
+export KUBEFLOW_RELEASE
 up: build
 	@$(PYTHON) -m kfcheck_cluster up --no-build --install $(KUBEFLOW_INSTALL) $(if $(SWITCH),--switch,)
 
@@ -105,14 +108,16 @@ validate-manifests: setup
 # as Cucumber Messages (messages.ndjson) and, made from them, cucumber.json, junit.xml and cucumber.html, also
 # when the run cannot start (`kfcheck run`; see kfcheck/reports/).
 # On the embedded cluster (no KUBECONFIG) the run is strict: everything is served there, so a skip fails.
+# The @upgrade feature (work in flight across a release upgrade) runs only in `make release-gate`.
 REPORTS ?= reports
+VALIDATE_TAGS ?= not upgrade
 RADISH_ARGS ?= $(if $(CI),--no-ansi --no-line-jump,)
 STRICT ?= $(if $(KUBECONFIG),false,true)
 validate: setup
 	@cluster/build-binaries.sh cucumber_json_formatter
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up; fi
 	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(PYTHON) -m kfcheck run --reports $(REPORTS) \
-	  features/ -b radish -u strict=$(STRICT) $(RADISH_ARGS)
+	  features/ -b radish -u strict=$(STRICT) --tags "$(VALIDATE_TAGS)" $(RADISH_ARGS)
 
 # The suite as a Kubeflow Profile user runs it: a ServiceAccount with kubeflow-edit rights in one namespace
 # (kfcheck-profile) and nothing else; every scenario runs inside that namespace (-u namespace=), the Helm
@@ -123,16 +128,35 @@ validate-profile: up
 	@cluster/build-binaries.sh cucumber_json_formatter
 	@$(PYTHON) -m kfcheck_cluster profile
 	@KUBECONFIG=$(KFCHECK_STATE)/profile-kubeconfig $(PYTHON) -m kfcheck run --reports $(REPORTS)/profile \
-	  features/ -b radish $(PROFILE_ARGS) $(RADISH_ARGS)
+	  features/ -b radish $(PROFILE_ARGS) --tags "$(VALIDATE_TAGS)" $(RADISH_ARGS)
+
+# The release gate across Kubeflow releases: every scenario before, after an upgrade from the release set FROM to
+# TO and after the rollback to FROM, with work in flight across both (features/upgrade.feature, @upgrade); the
+# verdict and what was compared in $(REPORTS)/release-gate/gate.{json,md}. On the embedded cluster (no KUBECONFIG)
+# it is brought to FROM first and TO's images are built before the gate starts, so that the upgrade step is only
+# the upgrade (`python -m kfcheck_cluster upgrade --release NAME` both ways). On your cluster, give
+# RELEASE_UPGRADE and RELEASE_ROLLBACK: the commands that upgrade your Kubeflow and roll it back.
+FROM ?= kubeflow-1.11
+TO ?= kubeflow-master-2026-06
+RELEASE_UPGRADE ?= $(PYTHON) -m kfcheck_cluster upgrade --release $(TO)
+RELEASE_ROLLBACK ?= $(PYTHON) -m kfcheck_cluster upgrade --release $(FROM)
+RELEASE_GATE_TAGS ?=
+release-gate: setup
+	@cluster/build-binaries.sh cucumber_json_formatter
+	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory up KUBEFLOW_RELEASE=$(FROM) \
+	  && $(PYTHON) -m kfcheck_cluster prepare --release $(TO); fi
+	@KUBECONFIG=$${KUBECONFIG:-$(KFCHECK_STATE)/kubeconfig} $(PYTHON) -m kfcheck release-gate --reports $(REPORTS) \
+	  --from $(FROM) --to $(TO) --upgrade-command "$(RELEASE_UPGRADE)" --rollback-command "$(RELEASE_ROLLBACK)" \
+	  -- features/ -b radish $(if $(RELEASE_GATE_TAGS),--tags "$(RELEASE_GATE_TAGS)",) $(RADISH_ARGS)
 
 # The release gate: validate, upgrade the Kubeflow release (UPGRADE_SET, e.g.
 # "--set componentResources.limits.memory=2Gi"), validate again, then compare the two cucumber reports.
-# Exits non-zero when a scenario that passed before fails after. The @upgrade feature is left out of
+# Exits non-zero when a scenario that passed before fails after. The @upgrade and @helm-upgrade features are left out of
 # both runs (it upgrades by itself).
 # On the embedded cluster (no KUBECONFIG) the release is rolled back to its revision afterwards, so the cluster
 # stays as `make up` made it; on your cluster the upgrade stays unless GATE_ROLL_BACK=--roll-back.
 UPGRADE_SET ?= --set componentResources.limits.memory=2Gi
-GATE_TAGS ?= not upgrade
+GATE_TAGS ?= not upgrade and not helm-upgrade
 GATE_ROLL_BACK ?= $(if $(KUBECONFIG),,--roll-back)
 upgrade-gate: setup
 	@cluster/build-binaries.sh cucumber_json_formatter

@@ -1,4 +1,4 @@
-@upgrade @slow
+@helm-upgrade @slow
 Feature: Upgrading the Kubeflow components with Helm
   As a platform engineer
   I want to change the resources of every Kubeflow component with a Helm upgrade

@@ -283,6 +283,7 @@ def _parser() -> argparse.ArgumentParser:
     config_parser = commands.add_parser("config", help="the -u user data keys as a Markdown table")
     config_parser.set_defaults(run=_config)
     _add_upgrade_gate_command(commands)
+    _add_release_gate_command(commands)
     _add_run_parallel_command(commands)
     return parser
 
@@ -337,6 +338,28 @@ def _add_upgrade_gate_command(commands: argparse._SubParsersAction[argparse.Argu
                                  help="afterwards roll the release back to its revision before the gate")  # fmt: skip
     gate_run_parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments for both runs")
     gate_run_parser.set_defaults(run=_upgrade_gate)
+
+
+def _add_release_gate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`release-gate` (kfcheck.upgrades.sequence): the suite and in-flight work across an upgrade and a rollback."""
+    parser = commands.add_parser("release-gate", help="the suite before and after an upgrade (--upgrade-command) and"
+                                 " a rollback (--rollback-command), work in flight across both; gated")  # fmt: skip
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="each run's folder, release-gate/ here")
+    parser.add_argument("--upgrade-command", required=True, metavar="CMD", help="shell command upgrading Kubeflow")
+    parser.add_argument("--rollback-command", default="", metavar="CMD", help="shell command rolling it back")
+    parser.add_argument("--no-rollback", dest="roll_back", action="store_false", help="the cluster stays upgraded")
+    parser.add_argument("--from", dest="from_label", default="", metavar="NAME", help="the release before (a label)")
+    parser.add_argument("--to", dest="to_label", default="", metavar="NAME", help="the release after (a label)")
+    parser.add_argument("radish_args", nargs=argparse.REMAINDER, help="radish's arguments, after --")
+    parser.set_defaults(run=_release_gate)
+
+
+def _release_gate(args: argparse.Namespace) -> int:
+    from kfcheck.upgrades import sequence
+
+    options = {key: getattr(args, key) for key in ("reports", "upgrade_command", "rollback_command", "radish_args",
+                                                   "from_label", "to_label", "roll_back")}  # fmt: skip
+    return sequence.main(sequence.GateOptions(**options))
 
 
 def _add_run_parallel_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,7 +19,18 @@ if (Path(__file__).resolve().parents[1] / "kfcheck" / "__init__.py").is_file():
 
 from kfcheck.bdd.support import register_steps
 from kfcheck.core import capabilities
-from kfcheck.kubeflow import container_builder, helm, notebook, poddefault, pytorchjob, tfjob, trainjob
+from kfcheck.kubeflow import (
+    container_builder,
+    helm,
+    in_flight,
+    in_flight_versions,
+    in_flight_work,
+    notebook,
+    poddefault,
+    pytorchjob,
+    tfjob,
+    trainjob,
+)
 
 RESOURCES_TABLE = "every Kubeflow component runs with these resources:"
 
@@ -112,4 +123,37 @@ register_steps([
     (then, 'the pod "{name}" has nothing from any PodDefault', poddefault.check_untouched),
     (then, 'the pod "{name}" carries what PodDefault "{poddefault_name}" injects', poddefault.check_injected),
     (then, "the pod was refused because of the conflicting env var", poddefault.check_refused),
+    # --- Work in flight through a Kubeflow release upgrade and its rollback (phases: kfcheck/kubeflow/in_flight.py) ---
+    (given, "the release gate runs this scenario before the upgrade, after it and after the rollback",
+     in_flight.enter),
+    (given, "the cluster has served {kind}s since before the upgrade", in_flight_work.require_served),
+    (when, "the Kubeflow release has been upgraded", in_flight.upgraded),
+    (when, "the Kubeflow release has been rolled back", in_flight.rolled_back),
+    (given, 'a PyTorchJob "{name}" training MNIST with {workers:d} worker was training before the upgrade',
+     in_flight_work.pytorchjob_training),
+    (given, 'a TFJob "{name}" training MNIST with 1 parameter server and {workers:d} workers was training before the '
+     "upgrade", in_flight_work.tfjob_training),
+    (given, 'a TrainJob "{name}" on the torch-distributed runtime training MNIST with {nodes:d} nodes was training '
+     "before the upgrade", in_flight_work.trainjob_training),
+    (then, 'the {kind} "{name}" succeeded in the pods it was training in before the upgrade',
+     in_flight_work.check_trained_in_same_pods),
+    (then, 'the TrainJob "{name}" completed in the pods it was training in before the upgrade',
+     partial(in_flight_work.check_trained_in_same_pods, kind="TrainJob")),
+    (given, 'a TrainJob "{name}" on the torch-distributed runtime, with {nodes:d} nodes, was suspended before the '
+     "upgrade", in_flight_work.trainjob_suspended),
+    (when, 'I resume the TrainJob "{name}", which the upgrade left suspended without a pod',
+     in_flight_work.resume_trainjob),
+    (then, 'the TrainJob "{name}" stays complete through the rollback, starting no new pod',
+     in_flight_work.check_trainjob_stays_complete),
+    (given, 'a PodDefault "{name}" made before the upgrade that injects an env var, a secret-backed env var and the '
+     "shared volume", in_flight_work.poddefault_made),
+    (given, 'a Notebook "{name}" selected by the PodDefault was Ready before the upgrade',
+     in_flight_work.notebook_ready),
+    (then, 'the Notebook "{name}" has stayed Ready in the same pod, without a restart, since before the upgrade',
+     in_flight_work.check_notebook_stayed_ready),
+    (then, 'a pod created now that PodDefault "{poddefault_name}" selects carries what it injects',
+     in_flight_work.check_new_pod_injected),
+    (given, 'a {kind} "{name}" was made before the upgrade', in_flight_versions.make_readable),
+    (then, 'the {kind} "{name}" made before the upgrade reads back at every version its CRD serves',
+     in_flight_versions.check_readable),
 ])  # fmt: skip

@@ -33,16 +33,7 @@ from kfcheck.bdd.support import (
 from kfcheck.core import diagnostics, namespaces, permissions, provenance, wait
 from kfcheck.core.config import ConfigError, Settings
 from kfcheck.core.kube import ClusterUnavailable, connect
-from kfcheck.kubeflow import jobs, notebook, poddefault, pytorchjob, tfjob, trainjob
-
-# Each Kubeflow API the suite checks, and the controller or webhook that serves it (kfcheck/core/provenance.py).
-SERVED_APIS = [
-    (pytorchjob.API, jobs.TRAINING_OPERATOR),
-    (tfjob.API, jobs.TRAINING_OPERATOR),
-    (trainjob.API, trainjob.TRAINER),
-    (notebook.API, notebook.CONTROLLER),
-    (poddefault.API, poddefault.WEBHOOK),
-]
+from kfcheck.kubeflow.served import SERVED_APIS  # each Kubeflow API the suite checks and what serves it
 
 
 def configure(features: list[Any], marker: Any) -> None:

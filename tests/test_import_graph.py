@@ -17,10 +17,11 @@ MAY_IMPORT = {
     "kfcheck/measure": {"kfcheck.core", "kfcheck.reports"},
     "kfcheck/reports": {"kfcheck.core", "kfcheck.measure"},
     "kfcheck/bdd": {"kfcheck.core", "kfcheck.reports", "kfcheck.measure"},
+    "kfcheck/upgrades": {"kfcheck.core", "kfcheck.kubeflow", "kfcheck.reports"},
     "kfcheck_cluster": {"kfcheck.core.config"},  # the defaults the suite reads from what `make up` recorded
 }
-ROOMS = ("kfcheck.core", "kfcheck.kubeflow", "kfcheck.measure", "kfcheck.reports", "kfcheck.bdd", "kfcheck.cli",
-         "kfcheck.parallel", "kfcheck_cluster")  # fmt: skip
+ROOMS = ("kfcheck.core", "kfcheck.kubeflow", "kfcheck.measure", "kfcheck.reports", "kfcheck.bdd", "kfcheck.upgrades",
+         "kfcheck.cli", "kfcheck.parallel", "kfcheck_cluster")  # fmt: skip
 
 
 def imported_modules(path: Path) -> set[str]:

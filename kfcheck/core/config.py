@@ -132,6 +132,19 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+UPGRADE_PHASES = ("start", "after", "rollback")  # the release gate's runs of the @upgrade feature, in their order
+
+
+def _upgrade_phase(text: str) -> str:
+    phase = text.strip().lower()
+    if phase and phase not in UPGRADE_PHASES:
+        raise ValueError(
+            "must be start, after or rollback, as `kfcheck release-gate` gives it to each of its runs of "
+            "features/upgrade.feature; leave it out to skip that feature"
+        )
+    return phase
+
+
 def _setting(default: Any, parse: Callable[[str], Any], help_text: str) -> Any:
     return field(default=default, metadata={"parse": parse, "help": help_text})
 
@@ -196,6 +209,11 @@ class Settings:
     strict: bool = _setting(
         False, _boolean, "fail every scenario that would be skipped (missing API or permission), with its reason"
     )
+    upgrade_phase: str = _setting(
+        "", _upgrade_phase,
+        "phase of the release gate features/upgrade.feature runs in: start (just before the Kubeflow upgrade), "
+        "after (after it) or rollback (after the rollback); without it that feature is skipped",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         embedded = embedded_cluster()

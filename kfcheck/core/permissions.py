@@ -54,9 +54,20 @@ BY_FEATURE_TAG: dict[str, list[Permission]] = {
         *_grant("trainer.kubeflow.org", ("trainjobs",), (*READ, *WRITE, "patch")),
         *_grant("batch", ("jobs",), ("list",)),
     ],
+    # work in flight through a release upgrade (kfcheck/kubeflow/in_flight.py): every Kubeflow kind above, the
+    # record of each scenario (a ConfigMap, patched in each phase) and the wait for a TrainJob's Job to have its pods
+    # ready. Reading the CRDs (the versions they serve) and the controllers' pods (the timeline) is not needed: a
+    # user without it gets API discovery and a timeline that says so.
+    "upgrade": [
+        *_grant("kubeflow.org", ("pytorchjobs", "tfjobs", "notebooks", "poddefaults"), READ + WRITE),
+        *_grant("trainer.kubeflow.org", ("trainjobs",), (*READ, *WRITE, "patch")),
+        *_grant("batch", ("jobs",), ("list", "watch")),
+        *_grant("", ("secrets", "persistentvolumeclaims"), WRITE),
+        *_grant("", ("configmaps",), (*WRITE, "patch")),
+    ],
     # helm upgrade/rollback of the Kubeflow release: its release Secrets and the Deployments of the chart, in
     # the components' namespace; only an administrator of Kubeflow has these
-    "upgrade": [
+    "helm-upgrade": [
         *_grant("", ("secrets",), ("list", "get", "create", "update", "delete"), COMPONENTS),
         *_grant("apps", ("deployments",), ("list", "get", "patch", "update"), COMPONENTS),
         *_grant("kubeflow.org", ("pytorchjobs",), READ + WRITE),

@@ -4,6 +4,7 @@ first scenario on top."""
 from __future__ import annotations
 
 import html
+import os
 import subprocess
 from pathlib import Path
 
@@ -35,3 +36,18 @@ def _put_run_findings_on_top(page: Path, findings: dict[str, str]) -> None:
     if "<body>" not in text:
         raise ReportError(f"{page} has no <body>: the run's findings cannot be put on top")
     page.write_text(text.replace("<body>", f"<body>{section}", 1), encoding="utf-8")
+
+
+def link_on_top(page: Path, target: Path, text: str) -> bool:
+    """A link to `target` (relative to the page, e.g. the release gate's gate.md) with `text` above the page's
+    content, once; False when there is no page to link from."""
+    if not page.is_file():
+        return False
+    content = page.read_text(encoding="utf-8")
+    marker = 'id="kfcheck-linked-report"'
+    if "<body>" not in content or marker in content:
+        return False
+    href = html.escape(os.path.relpath(target, page.parent), quote=True)
+    section = f'<section {marker} style="margin:1em 2em"><a href="{href}">{html.escape(text)}</a></section>'
+    page.write_text(content.replace("<body>", f"<body>{section}", 1), encoding="utf-8")
+    return True
