@@ -127,7 +127,7 @@ def test_the_full_runs_leave_the_upgrade_features_out_of_the_users_tags(given: l
     assert arguments.full_run(["--", *given]) == ["features/", "--tags", tags]
 
 
-def test_the_in_flight_runs_keep_paths_basedir_and_settings_and_name_their_phase() -> None:
+def test_the_in_flight_runs_keep_paths_basedir_and_settings_and_name_their_phase_never_strict() -> None:
     given = [
         "--",
         "features/",
@@ -142,6 +142,8 @@ def test_the_in_flight_runs_keep_paths_basedir_and_settings_and_name_their_phase
         "1,2",
         "-u",
         "upgrade_phase=after",
+        "-u",
+        "strict=true",
         "--no-ansi",
     ]
     assert arguments.in_flight_run(given, "rollback") == [
@@ -158,7 +160,7 @@ def test_the_in_flight_runs_keep_paths_basedir_and_settings_and_name_their_phase
         "--tags",
         "upgrade",
     ]
-    assert arguments.user_data(given) == {"namespace": "team-a", "timeout": "9"}
+    assert arguments.user_data(given) == {"namespace": "team-a", "timeout": "9", "strict": "true"}
 
 
 # --- child processes ----------------------------------------------------------------------------------------------

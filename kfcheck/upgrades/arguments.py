@@ -1,12 +1,15 @@
 """The radish arguments of each `kfcheck run` the release gate makes from the user's (feature paths, -b, -u,
 --tags ...): the full runs leave the in-flight feature (@upgrade) and the Helm upgrade feature (@helm-upgrade)
-out; the in-flight runs select only @upgrade and name their phase (-u upgrade_phase=start|after|rollback)."""
+out; the in-flight runs select only @upgrade and name their phase (-u upgrade_phase=start|after|rollback). The
+in-flight runs are never strict (-u strict=true applies to the full runs only): a scenario handing its work over
+to the next phase skips its remaining steps by design, with the reason "continues after the upgrade"."""
 
 from __future__ import annotations
 
 LEFT_OUT_OF_FULL_RUNS = "not upgrade and not helm-upgrade"  # radish tag expressions: tag names carry no '@'
 IN_FLIGHT_TAGS = "upgrade"
 PHASE_KEY = "upgrade_phase"
+STRICT_KEY = "strict"
 _USER_DATA = ("-u", "--user-data")
 _TAGS = ("--tags",)
 _SCENARIOS = ("-s", "--scenarios")  # scenario ids of the full runs; they would select no in-flight scenario
@@ -47,7 +50,7 @@ def in_flight_run(args: list[str], phase: str) -> list[str]:
     kept, _ = _options(without_separator(args), _TAGS)
     kept, _ = _options(kept, _SCENARIOS)
     kept, user_data = _options(kept, _USER_DATA)
-    user_data = [pair for pair in user_data if pair.partition("=")[0] != PHASE_KEY]
+    user_data = [pair for pair in user_data if pair.partition("=")[0] not in (PHASE_KEY, STRICT_KEY)]
     return [*kept, *(item for pair in user_data for item in ("-u", pair)), "-u", f"{PHASE_KEY}={phase}",
             "--tags", IN_FLIGHT_TAGS]  # fmt: skip
 
