@@ -39,6 +39,8 @@ WEBHOOK_SERVICE, WEBHOOK_SECRET = "admission-webhook-service", "webhook-certs"
 STAND_IN_CRDS = {"poddefaults.yaml": "admission-webhook", "notebooks.yaml": "notebook-controller"}
 RELEASE = "kubeflow"
 NAMESPACE = "kubeflow"
+# kubectl's words when an applied Deployment changes its selector (immutable): the Deployment's name
+IMMUTABLE_SELECTOR = re.compile(r'The Deployment "([a-z0-9-]+)" is invalid: spec\.selector: .*field is immutable')
 UPSTREAM_CRDS = ("kubeflow.org_pytorchjobs.yaml", "kubeflow.org_tfjobs.yaml")
 # Images the components use and images the suite's scenarios run.
 COMPONENT_IMAGES = ("busybox", "training-operator", "kubeflow-lite")
@@ -247,6 +249,8 @@ def install_manifests(layout: Layout, timeout_seconds: int) -> None:
     previous_trainer = staged_manifests(layout) / "trainer"
     if not with_trainer(layout) and previous_trainer.is_dir():
         print(f"[kfcheck up] the release set {layout.release_name} has no Trainer: deleting it", flush=True)
+        # TrainJobs, runtimes and JobSets first, while their controllers still remove the finalizers they put
+        tools.delete_objects_of_crds(layout, tools.crds_of_groups(layout, trainer.CRD_GROUPS), timeout_seconds)
         tools.kubectl(layout, "delete", "-k", str(previous_trainer), "--ignore-not-found", "--wait=true",
                       f"--timeout={timeout_seconds}s")  # fmt: skip
     certificate, key = webhook_certificate(layout)
@@ -256,5 +260,17 @@ def install_manifests(layout: Layout, timeout_seconds: int) -> None:
                            f"--cert={certificate}", f"--key={key}", "--dry-run=client", "-o", "yaml")  # fmt: skip
     tools.kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=secret)
     # Trainer's and JobSet's webhooks guard their runtimes and are applied in the same tree
-    tools.apply_retrying_webhooks(layout, "-k", str(tree), timeout_seconds=timeout_seconds)
+    try:
+        tools.apply_retrying_webhooks(layout, "-k", str(tree), timeout_seconds=timeout_seconds)
+    except ClusterError as error:
+        replaced = IMMUTABLE_SELECTOR.findall(str(error))
+        if not replaced:
+            raise
+        # JobSet v0.11 labels its Deployment's selector differently from v0.10 (app.kubernetes.io/* added), and a
+        # selector cannot change: as an operator would, the Deployment is deleted and the tree applied again
+        print(f"[kfcheck up] the new release changes the immutable selector of Deployment {', '.join(replaced)}: "
+              "deleting it and applying again", flush=True)  # fmt: skip
+        tools.kubectl(layout, "delete", "deployment", *replaced, f"--namespace={NAMESPACE}", "--wait=true",
+                      f"--timeout={timeout_seconds}s")  # fmt: skip
+        tools.apply_retrying_webhooks(layout, "-k", str(tree), timeout_seconds=timeout_seconds)
     tools.wait_components(layout, NAMESPACE, timeout_seconds)
