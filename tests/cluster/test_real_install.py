@@ -72,10 +72,7 @@ def test_a_profile_user_with_kubeflow_edit_rights_runs_every_feature_it_may(
     assert statuses.pop(helm_feature) == {"skipped"}, output
     # the work in flight across an upgrade runs only in the release gate's phases: skipped, saying so
     assert statuses.pop("Work in flight through a Kubeflow release upgrade and its rollback") == {"skipped"}, output
-    in_flight = [feature for feature in json.loads(report.read_text()) if feature["name"].startswith("Work in flight")]
-    said = [any("runs in the release gate" in step["result"].get("error_message", "") for step in element["steps"])
-            for element in in_flight[0]["elements"]]  # fmt: skip
-    assert said and all(said), in_flight
+    assert "runs in the release gate around an upgrade" in output, output  # radish's own JSON holds no reasons
     assert "missing permissions: " in output and "in the Kubeflow components' namespace" in output, output
     # Kubeflow Trainer's own roles (applied from its module) grant TrainJobs but not reading JobSets: the
     # TrainJobs run and pass; the scenarios that read their JobSet (@jobset) are skipped with exactly that
