@@ -78,14 +78,19 @@ def stage_chart(layout: Layout) -> Path:
     return target
 
 
-def recorded_install(layout: Layout) -> str | None:
-    """How the running cluster's Kubeflow was installed, from cluster.json (None: no Kubeflow recorded)."""
+def _recorded(layout: Layout, key: str) -> str | None:
+    """One value of cluster.json (None: no cluster, or the value is not recorded)."""
     try:
         recorded = json.loads((layout.state / CLUSTER_STATE).read_text())
     except (OSError, ValueError):
         return None
-    install = recorded.get("kubeflow_install") if isinstance(recorded, dict) else None
-    return str(install) if install else None
+    value = recorded.get(key) if isinstance(recorded, dict) else None
+    return str(value) if value else None
+
+
+def recorded_install(layout: Layout) -> str | None:
+    """How the running cluster's Kubeflow was installed, from cluster.json (None: no Kubeflow recorded)."""
+    return _recorded(layout, "kubeflow_install")
 
 
 def check_install(layout: Layout, wanted: str) -> None:
@@ -100,12 +105,7 @@ def check_install(layout: Layout, wanted: str) -> None:
 
 def recorded_release(layout: Layout) -> str | None:
     """The Kubeflow release set the running cluster's Kubeflow was last installed or upgraded to."""
-    try:
-        recorded = json.loads((layout.state / CLUSTER_STATE).read_text())
-    except (OSError, ValueError):
-        return None
-    release = recorded.get("kubeflow_release") if isinstance(recorded, dict) else None
-    return str(release) if release else None
+    return _recorded(layout, "kubeflow_release")
 
 
 def record_cluster(layout: Layout, *, kubeflow_install: str | None) -> None:
