@@ -1,10 +1,10 @@
 """Conformance of kfcheck's PodDefault webhook and notebook controller (components/kubeflow_lite) with
 upstream Kubeflow (kubeflow/kubeflow components/admission-webhook and components/notebook-controller).
 
-Every case names the upstream behaviour it pins (file:line as listed in components/README.md; "main_test"
-cases are upstream's own test cases of admission-webhook/main_test.go). The webhook table runs twice:
-against the decision function, and as a real AdmissionReview round trip over HTTPS (a throwaway
-certificate, the PodDefaults from a fake lister) whose JSONPatch is applied to the pod.
+Every case names the upstream behaviour it pins (file:line at kubeflow/kubeflow v1.10.0, as listed in
+components/README.md; "main_test" cases are upstream's own test cases of admission-webhook/main_test.go).
+The webhook table runs twice: against the decision function, and as a real AdmissionReview round trip over
+HTTPS (a throwaway certificate, the PodDefaults from a fake lister) whose JSONPatch is applied to the pod.
 """
 
 from __future__ import annotations
@@ -91,47 +91,47 @@ CONFIG_MAP_SOURCE = {"configMapRef": {"name": "cm"}}
 
 WEBHOOK_CASES = [
     Case("main_test: Add Annotations (and service account settings)",
-         "main_test.go TestApplyPodDefaultsOnPod 'Add Annotations'; main.go:510-524,553-556",
+         "main_test.go:80,88 ('Add Annotations'); main.go:509-523,552-555",
          pod(annotations={"foo": "bar"}),
          [poddefault(annotations={"baz": "bux"}, serviceAccountName="some-service-account",
                      automountServiceAccountToken=True)],
          with_changes(pod(), annotations={"foo": "bar", "baz": "bux", **marker("pd")},
                       serviceAccountName="some-service-account", automountServiceAccountToken=True)),
     Case("main_test: Same k/v annotation is no conflict",
-         "main_test.go TestApplyPodDefaultsOnPod 'Same k/v'; TestMergeMapGood; main.go:455-477",
+         "main_test.go:118 ('Same k/v'), 30 (TestMergeMapGood); main.go:454-475",
          pod(annotations={"foo": "bar"}), [poddefault(annotations={"foo": "bar"})],
          with_changes(pod(), annotations={"foo": "bar", **marker("pd")})),
     Case("main_test: Add tolerations (appended after the pod's)",
-         "main_test.go TestApplyPodDefaultsOnPod 'Add tolerations'; main.go:412-451,494-498",
+         "main_test.go:141 ('Add tolerations'); main.go:411-450,493-497",
          pod(tolerations=[OLD_TOLERATION]), [poddefault(tolerations=[NEW_TOLERATION])],
          with_changes(pod(), annotations=marker("pd"), tolerations=[OLD_TOLERATION, NEW_TOLERATION])),
     Case("main_test: Conflicting annotation refuses the pod",
-         "main_test.go TestMergeMapBad; main.go:135-137,455-477,676-684",
+         "main_test.go:12 (TestMergeMapBad); main.go:134-136,454-475,670-679",
          pod(annotations={"foo": "bar"}), [poddefault(annotations={"foo": "buz"})],
          refusal=["conflict occurred while applying poddefaults: pd on pod: p err: merging has conflict on foo"]),
     Case("a label the pod has with another value refuses the pod",
-         "main.go:138-140 (labels through mergeMap), 676-684",
+         "main.go:137-139 (labels through mergeMap), 670-679",
          pod(labels={"add": "true", "team": "a"}), [poddefault(labels={"team": "b"})],
          refusal=["poddefaults: pd on pod: p", "merging has conflict on team"]),
     Case("env, secret env, volume and mount are injected",
-         "main.go:488-492 (mergeVolumes), 532-535,562-579 (applyPodDefaultsOnContainer)",
+         "main.go:487-491 (mergeVolumes), 531-534,561-578 (applyPodDefaultsOnContainer)",
          pod(), [poddefault(env=[ENV_A, SECRET_ENV], volumes=[VOLUME], volumeMounts=[MOUNT])],
          with_changes(pod(), annotations=marker("pd"), volumes=[VOLUME],
                       containers=[container(env=[ENV_A, SECRET_ENV], volumeMounts=[MOUNT])])),
     Case("an env var the pod defines differently refuses the pod, naming PodDefault and variable",
-         "main.go:122-124,218-252 (mergeEnv), 676-684 (message)",
+         "main.go:120-124,217-252 (mergeEnv), 675-678 (message)",
          pod(containers=[container(env=[{"name": "A", "value": "0"}])]), [poddefault(env=[ENV_A])],
          refusal=["conflict occurred while applying poddefaults: pd on pod: p err: merging env for pd has a conflict on A"]),  # noqa: E501
     Case("an identical env var is no conflict and is not duplicated",
-         "main.go:231-245 (mergeEnv: reflect.DeepEqual)",
+         "main.go:230-241 (mergeEnv: reflect.DeepEqual)",
          pod(containers=[container(env=[ENV_A])]), [poddefault(env=[ENV_A])],
          with_changes(pod(containers=[container(env=[ENV_A])]), annotations=marker("pd"))),
     Case("a volume of the same name defined differently refuses the pod",
-         "main.go:322-361 (mergeVolumes)",
+         "main.go:321-360 (mergeVolumes)",
          pod(volumes=[{"name": "v", "emptyDir": {}}]), [poddefault(volumes=[VOLUME])],
          refusal=["merging volumes for pd has a conflict on v"]),
     Case("a volume mount on the same path under another name refuses the pod",
-         "main.go:296-307 (mergeVolumeMounts by mountPath)",
+         "main.go:296-306 (mergeVolumeMounts by mountPath)",
          pod(containers=[container(volumeMounts=[{"name": "other", "mountPath": "/shared"}])]),
          [poddefault(volumeMounts=[MOUNT])],
          refusal=["merging volume mounts for pd has a conflict on mount path /shared"]),
@@ -141,44 +141,44 @@ WEBHOOK_CASES = [
          [poddefault(volumeMounts=[MOUNT])],
          refusal=["merging volume mounts for pd has a conflict on v"]),
     Case("a toleration of the same key defined differently refuses the pod",
-         "main.go:412-451 (mergeTolerations, keyed by key)",
+         "main.go:411-450 (mergeTolerations, keyed by key)",
          pod(tolerations=[{"key": "newToleration", "operator": "Exists"}]), [poddefault(tolerations=[NEW_TOLERATION])],
          refusal=["merging tolerations for pd has a conflict on newToleration"]),
     Case("imagePullSecrets are appended; the same name with the same content is no conflict",
-         "main.go:171-214 (mergeImagePullSecrets)",
+         "main.go:170-213 (mergeImagePullSecrets)",
          pod(imagePullSecrets=[{"name": "a"}]), [poddefault(imagePullSecrets=[{"name": "a"}, {"name": "b"}])],
          with_changes(pod(), annotations=marker("pd"), imagePullSecrets=[{"name": "a"}, {"name": "b"}])),
     Case("initContainers and sidecars are appended; sidecars get no env",
-         "main.go:365-408 (mergeContainers), 532-551 (env first, then init containers and sidecars)",
+         "main_test.go:191 ('Add init containers'); main.go:364-407 (mergeContainers), 531-550 (env first)",
          pod(), [poddefault(env=[ENV_A], initContainers=[INIT], sidecars=[SIDECAR])],
          with_changes(pod(), annotations=marker("pd"), initContainers=[INIT],
                       containers=[container(env=[ENV_A]), SIDECAR])),
     Case("a sidecar named like a pod container but different refuses the pod",
-         "main.go:146-148,382-393 (mergeContainers conflict)",
+         "main.go:145-147,381-392 (mergeContainers conflict)",
          pod(containers=[container(), {"name": "kubectl", "image": "other"}]), [poddefault(sidecars=[SIDECAR])],
          refusal=["merging containers for pd has a conflict on kubectl"]),
     Case("command and args only where unset; the first PodDefault wins; istio-proxy untouched",
-         "main.go:578,581-597 (setCommandAndArgs)",
+         "main_test.go:254 (TestSetCommandAndArgs); main.go:577,582-597 (setCommandAndArgs)",
          pod(containers=[container(), container(name="d", args=["own"]), {"name": "istio-proxy", "image": "proxy"}]),
          [poddefault("a", command=["run"], args=["--a"]), poddefault("b", command=["other"], args=["--b"])],
          with_changes(pod(), annotations=marker("a", "b"), containers=[
              container(command=["run"], args=["--a"]), container(name="d", command=["run"], args=["own"]),
              {"name": "istio-proxy", "image": "proxy"}])),
-    Case("envFrom is appended as is, duplicates included",
-         "main.go:255-263 (mergeEnvFrom)",
+    Case("an envFrom the container already has is not there twice: appended, then left out by the patch",
+         "main.go:254-262 (mergeEnvFrom appends), 685-697; mattbaird/jsonpatch@81af803 jsonpatch.go:227-257",
          pod(containers=[container(envFrom=[CONFIG_MAP_SOURCE])]), [poddefault(envFrom=[CONFIG_MAP_SOURCE])],
-         with_changes(pod(), annotations=marker("pd"), containers=[container(envFrom=[CONFIG_MAP_SOURCE] * 2)])),
+         with_changes(pod(), annotations=marker("pd"), containers=[container(envFrom=[CONFIG_MAP_SOURCE])])),
     Case("an empty selector {} applies to every pod",
-         "main.go:76-86 (LabelSelectorAsSelector of {} selects everything)",
+         "main.go:76-85 (LabelSelectorAsSelector of {} selects everything)",
          pod(labels={"app": "anything"}), [poddefault(selector={}, env=[ENV_A])],
          with_changes(pod(labels={"app": "anything"}), annotations=marker("pd"), containers=[container(env=[ENV_A])])),
     Case("an invalid selector refuses every pod of the namespace, also pods it would not select",
-         "main.go:77-80 (selector conversion error), 657-661 (refused)",
+         "main.go:76-79 (selector conversion error), 652-656 (refused)",
          pod(labels={"app": "x"}),
          [poddefault("broken", selector={"matchExpressions": [{"key": "a", "operator": "Bogus"}]}), poddefault()],
          refusal=["label selector conversion failed"]),
     Case("matchExpressions select as Kubernetes selectors do",
-         "main.go:76-86 (labels.Selector)",
+         "main.go:76-85 (labels.Selector)",
          pod(labels={"tier": "b", "x": "1"}),
          [poddefault("in", selector={"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
                                                            {"key": "x", "operator": "Exists"}]}, env=[ENV_A]),
@@ -189,28 +189,28 @@ WEBHOOK_CASES = [
          with_changes(pod(labels={"tier": "b", "x": "1"}), annotations=marker("in", "absent"),
                       containers=[container(env=[ENV_A, {"name": "D", "value": "d"}])])),
     Case("a pod annotated poddefault.admission.kubeflow.org/exclude: 'true' is left alone",
-         "main.go:629-634 (exclude annotation)",
+         "main.go:625-629 (exclude annotation)",
          pod(annotations={"poddefault.admission.kubeflow.org/exclude": "true"},
              containers=[container(env=[{"name": "A", "value": "0"}])]),
          [poddefault(env=[ENV_A])],
          pod(annotations={"poddefault.admission.kubeflow.org/exclude": "true"},
              containers=[container(env=[{"name": "A", "value": "0"}])])),
-    Case("a mirror pod is left alone", "main.go:635-637 (mirror pod)",
+    Case("a mirror pod is left alone", "main.go:630-632 (mirror pod)",
          pod(annotations={"kubernetes.io/config.mirror": "x"}), [poddefault(env=[ENV_A])],
          pod(annotations={"kubernetes.io/config.mirror": "x"})),
-    Case("a pod no PodDefault selects gets nothing", "main.go:663-666 (nothing matches: admitted unchanged)",
+    Case("a pod no PodDefault selects gets nothing", "main.go:647-650,658-661 (nothing matches: admitted unchanged)",
          pod(labels={"add": "false"}), [poddefault(env=[ENV_A])], pod(labels={"add": "false"})),
     Case("two PodDefaults stack; the last serviceAccountName wins",
-         "main.go:510-519 (the last serviceAccountName wins), 553-556",
+         "main.go:509-518 (the last serviceAccountName wins), 552-555",
          pod(), [poddefault("a", env=[ENV_A], serviceAccountName="sa-a"),
                  poddefault("b", env=[{"name": "B", "value": "2"}], labels={"team": "qa"}, serviceAccountName="sa-b")],
          with_changes(pod(), labels={"add": "true", "team": "qa"}, annotations=marker("a", "b"),
                       serviceAccountName="sa-b", containers=[container(env=[ENV_A, {"name": "B", "value": "2"}])])),
     Case("a PodDefault of another namespace does not apply",
-         "main.go:87-91 (PodDefault of another namespace skipped)",
+         "main.go:86-90 (PodDefault of another namespace skipped)",
          pod(), [poddefault(namespace="elsewhere", env=[ENV_A])], pod()),
     Case("a pod without metadata.namespace is in the request's namespace",
-         "main.go:620-624 (namespace from the AdmissionReview)",
+         "main.go:616-619 (namespace from the AdmissionReview)",
          {"metadata": {"name": "p", "labels": {"add": "true"}}, "spec": {"containers": [container()]}},
          [poddefault(env=[ENV_A])],
          {"metadata": {"name": "p", "labels": {"add": "true"}, "annotations": marker("pd")},
@@ -218,18 +218,29 @@ WEBHOOK_CASES = [
 ]  # fmt: skip
 
 
+class PatchRefused(Exception):
+    """The API server could not apply the webhook's patch (it answers 500 Internal error)."""
+
+
 def apply_json_patch(document: dict, operations: list[dict]) -> dict:
-    """RFC 6902 add/replace/remove (what the API server does with the webhook's patch)."""
+    """RFC 6902 add/replace/remove as the API server applies the webhook's patch (gopkg.in/evanphx/json-patch.v4,
+    patch.go:430-523 at v4.12.0): an array index past the end is refused, not appended or ignored."""
     result = copy.deepcopy(document)
     for operation in operations:
         *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in operation["path"].split("/")[1:]]
         target: Any = result
         for part in parents:
             target = target[int(part)] if isinstance(target, list) else target[part]
-        if operation["op"] == "remove":
+        if isinstance(target, list):
+            index = len(target) if last == "-" else int(last)
+            if index > len(target) or (operation["op"] != "add" and index == len(target)):
+                raise PatchRefused(f"Unable to access invalid index: {index} ({operation})")
+            if operation["op"] != "add":
+                del target[index]
+            if operation["op"] != "remove":
+                target.insert(index, operation["value"])
+        elif operation["op"] == "remove":
             del target[last]
-        elif isinstance(target, list):
-            target.insert(len(target) if last == "-" else int(last), operation["value"])
         else:
             target[last] = operation["value"]
     return result
@@ -287,9 +298,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server.server_close()
 
 
-def admission_round_trip(served: Served, pod_object: dict, namespace: str) -> dict:
+def admission_round_trip(
+    served: Served, pod_object: dict, namespace: str, version: str = "admission.k8s.io/v1"
+) -> dict:
     review = {
-        "apiVersion": "admission.k8s.io/v1",
+        "apiVersion": version,
         "kind": "AdmissionReview",
         "request": {"uid": "0b3c", "kind": {"group": "", "version": "v1", "kind": "Pod"},
                     "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": namespace,
@@ -301,7 +314,7 @@ def admission_round_trip(served: Served, pod_object: dict, namespace: str) -> di
     with urllib.request.urlopen(request, context=served.context, timeout=10) as answer:  # noqa: S310 (https)
         assert answer.status == 200
         body = json.loads(answer.read())
-    assert body["apiVersion"] == "admission.k8s.io/v1" and body["kind"] == "AdmissionReview"
+    assert body["apiVersion"] == version and body["kind"] == "AdmissionReview"
     assert body["response"]["uid"] == "0b3c"
     return dict(body["response"])
 
@@ -320,7 +333,7 @@ def test_webhook_over_https(served: Served, case: Case) -> None:
 
 
 def test_webhook_refuses_when_poddefaults_cannot_be_listed(served: Served) -> None:
-    """main.go:640-649: an error listing PodDefaults (e.g. the CRD is missing) refuses the pod."""
+    """main.go:635-644: an error listing PodDefaults (e.g. the CRD is missing) refuses the pod."""
 
     def failing(namespace: str) -> list[dict]:
         raise RuntimeError("the server could not find the requested resource")
