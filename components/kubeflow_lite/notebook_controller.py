@@ -15,11 +15,16 @@ see ../README.md for the upstream file and line each rule was checked against):
 - drift: replicas, the pod template's spec and the objects' own labels/annotations of the StatefulSet,
   selector and ports of the Service are put back when they differ;
 - status: readyReplicas of the StatefulSet, containerState of the pod's container named like the
-  Notebook, conditions mirrored from the pod's (lastProbeTime/lastTransitionTime now when the pod has none).
+  Notebook, conditions mirrored from the pod's (lastProbeTime/lastTransitionTime now when the pod has none);
+- owner references name the Notebook as kubeflow.org/v1beta1, the version upstream's reconciler reads;
+- with USE_ISTIO=true, a VirtualService per Notebook (notebook_istio.py);
+- events of the Notebook's pod and StatefulSet issued again on the Notebook (notebook_events.py);
+- metrics on :8080 /metrics, probes on :8081 /healthz and /readyz (notebook_metrics.py);
+- with ENABLE_CULLING=true, idle notebook servers stopped (notebook_culling.py).
+The watches, work queues and start-up are in notebook_manager.py. Not implemented (see ../README.md):
+leader election (upstream has the flag, off in its manifests).
 
-Not implemented (see ../README.md): culling, the Istio VirtualService, re-emitting pod events on the Notebook.
-
-python3 -m kubeflow_lite.notebook_controller
+python3 -m kubeflow_lite.notebook_controller [--metrics-addr :8080] [--probe-addr :8081]
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ import datetime
 import json
 import logging
 import os
-import queue
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from kubeflow_lite import notebook_events as events
+from kubeflow_lite.notebook_events import EventRecorder
+from kubeflow_lite.notebook_istio import reconcile_virtual_service, virtual_service
+from kubeflow_lite.notebook_metrics import NotebookMetrics
 
 LOG = logging.getLogger("notebook-controller")
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "notebooks"
@@ -44,7 +52,9 @@ STOP_ANNOTATION = "kubeflow-resource-stopped"
 
 
 def owner_reference(notebook: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Notebook", "name": notebook["metadata"]["name"],
+    """ctrl.SetControllerReference of the v1beta1.Notebook upstream reconciles (notebook_controller.go:29, 124,
+    140, 173, 580 at v1.10.0): the owner's apiVersion is kubeflow.org/v1beta1."""
+    return {"apiVersion": f"{GROUP}/v1beta1", "kind": "Notebook", "name": notebook["metadata"]["name"],
             "uid": notebook["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}  # fmt: skip
 
 
@@ -180,18 +190,44 @@ def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class _EventSink:
+    """The recorder's writes through CoreV1Api, answers as dicts."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+
+    def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(json.loads(self.core.create_namespaced_event(namespace, body, _preload_content=False).data))
+
+    def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(json.loads(self.core.patch_namespaced_event(name, namespace, body, _preload_content=False).data))
+
+
 class Controller:
-    def __init__(self) -> None:
+    """The Notebook reconciler (notebook_controller.go:89-225 at v1.10.0). The class defaults are the
+    settings of a controller made without __init__ (the unit tests' fakes)."""
+
+    env: Mapping[str, str] = {}
+    use_istio = False
+    metrics: NotebookMetrics | None = None
+    recorder: EventRecorder | None = None
+
+    def __init__(self, api_client: Any = None, env: Mapping[str, str] | None = None) -> None:
         from kubernetes import client
 
-        self.api = client.ApiClient()
+        self.api = api_client or client.ApiClient()
         self.custom = client.CustomObjectsApi(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
-        self.add_fsgroup = os.environ.get("ADD_FSGROUP")
-        self.pending: queue.Queue[tuple[str, str]] = queue.Queue()
-        self.queued: set[tuple[str, str]] = set()
-        self.lock = threading.Lock()
+        self.env = dict(os.environ if env is None else env)
+        self.add_fsgroup = self.env.get("ADD_FSGROUP")
+        self.use_istio = self.env.get("USE_ISTIO") == "true"  # notebook_controller.go:203
+        self.metrics = NotebookMetrics(self._stateful_sets)
+        self.recorder = EventRecorder(_EventSink(self.core), lambda: datetime.datetime.now(datetime.UTC))
+
+    def _stateful_sets(self) -> list[dict[str, Any]]:
+        answer = self.apps.list_stateful_set_for_all_namespaces(_preload_content=False)
+        return list(json.loads(answer.data).get("items") or [])
 
     def _get(self, read: Callable[..., Any], *args: str) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
@@ -203,98 +239,78 @@ class Controller:
                 return None
             raise
 
+    def _reconcile_stateful_set(self, notebook: dict[str, Any]) -> dict[str, Any]:
+        """notebook_controller.go:138-169; the create counts in notebook_create_total, a failed one also in
+        notebook_create_failed_total (149, 154)."""
+        desired = stateful_set(notebook, self.add_fsgroup)
+        namespace, name = notebook["metadata"]["namespace"], notebook["metadata"]["name"]
+        found = self._get(self.apps.read_namespaced_stateful_set, name, namespace)
+        if found is None:
+            LOG.info("creating StatefulSet %s/%s", namespace, name)
+            if self.metrics is not None:
+                self.metrics.inc("notebook_create_total", namespace)
+            try:
+                created = self.apps.create_namespaced_stateful_set(namespace, desired, _preload_content=False)
+            except Exception:
+                if self.metrics is not None:
+                    self.metrics.inc("notebook_create_failed_total", namespace)
+                raise
+            return dict(json.loads(created.data))
+        if copy_stateful_set_fields(desired, found):
+            LOG.info("updating StatefulSet %s/%s", namespace, name)
+            replaced = self.apps.replace_namespaced_stateful_set(name, namespace, found, _preload_content=False)
+            found = json.loads(replaced.data)
+        return found
+
+    def _reconcile_service(self, notebook: dict[str, Any]) -> None:
+        """notebook_controller.go:171-200."""
+        desired = service(notebook)
+        namespace, name = notebook["metadata"]["namespace"], notebook["metadata"]["name"]
+        found = self._get(self.core.read_namespaced_service, name, namespace)
+        if found is None:
+            LOG.info("creating Service %s/%s", namespace, name)
+            self.core.create_namespaced_service(namespace, desired)
+        elif copy_service_fields(desired, found):
+            LOG.info("updating Service %s/%s", namespace, name)
+            self.core.replace_namespaced_service(name, namespace, found)
+
     def reconcile(self, namespace: str, name: str) -> None:
         notebook = self._get(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
         if notebook is None or notebook["metadata"].get("deletionTimestamp"):
             return  # gone or going: owner references remove its StatefulSet and Service
-        desired = stateful_set(notebook, self.add_fsgroup)
-        found = self._get(self.apps.read_namespaced_stateful_set, name, namespace)
-        if found is None:
-            LOG.info("creating StatefulSet %s/%s", namespace, name)
-            found = self.apps.create_namespaced_stateful_set(namespace, desired, _preload_content=False)
-            found = json.loads(found.data)
-        elif copy_stateful_set_fields(desired, found):
-            replaced = self.apps.replace_namespaced_stateful_set(name, namespace, found, _preload_content=False)
-            found = json.loads(replaced.data)
-        desired_service = service(notebook)
-        found_service = self._get(self.core.read_namespaced_service, name, namespace)
-        if found_service is None:
-            LOG.info("creating Service %s/%s", namespace, name)
-            self.core.create_namespaced_service(namespace, desired_service)
-        elif copy_service_fields(desired_service, found_service):
-            LOG.info("updating Service %s/%s", namespace, name)
-            self.core.replace_namespaced_service(name, namespace, found_service)
+        found = self._reconcile_stateful_set(notebook)
+        self._reconcile_service(notebook)
+        if self.use_istio:  # notebook_controller.go:202-208
+            desired = virtual_service(notebook, owner_reference(notebook), self.env)
+            reconcile_virtual_service(self.custom, desired, self._get)
         pod = self._get(self.core.read_namespaced_pod, f"{name}-0", namespace)
         status = notebook_status(notebook, found or {}, pod, now_rfc3339())
         if _without_filled_times(status) != _without_filled_times(notebook.get("status") or {}):
             notebook["status"] = status
             self.custom.replace_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, notebook)
 
-    def enqueue(self, namespace: str, name: str) -> None:
-        with self.lock:
-            if (namespace, name) in self.queued:
-                return
-            self.queued.add((namespace, name))
-        self.pending.put((namespace, name))
-
-    def work(self) -> None:
-        while True:
-            namespace, name = self.pending.get()
-            with self.lock:
-                self.queued.discard((namespace, name))
-            try:
-                self.reconcile(namespace, name)
-            except Exception as error:  # a failed reconcile is retried on the next event or resync
-                if getattr(error, "status", None) == 409:  # written meanwhile by someone else: read it again
-                    LOG.info("reconciling %s/%s: an object changed meanwhile, reconciling again", namespace, name)
-                    self.enqueue(namespace, name)
-                else:
-                    LOG.exception("reconciling %s/%s failed", namespace, name)
-
-    def _watch(
-        self, list_function: Callable[..., Any], key: Callable[[dict[str, Any]], str | None], **kwargs: Any
-    ) -> None:
-        from kubernetes import watch
-
-        while True:
-            try:
-                for event in watch.Watch().stream(list_function, timeout_seconds=60, **kwargs):
-                    obj = event["raw_object"]
-                    name = key(obj)
-                    if name:
-                        self.enqueue(obj["metadata"]["namespace"], name)
-            except Exception:  # an expired or broken watch is opened again (and lists everything: a resync)
-                LOG.exception("watch of %s ended", getattr(list_function, "__name__", list_function))
-
-    def run(self) -> None:
-        def owner(obj: dict[str, Any]) -> str | None:
-            for reference in obj["metadata"].get("ownerReferences") or []:
-                if reference.get("kind") == "Notebook" and reference.get("apiVersion", "").startswith(GROUP):
-                    return str(reference["name"])
-            return None
-
-        watches: list[tuple[Callable[..., Any], Callable[[dict[str, Any]], str | None], dict[str, Any]]] = [
-            (self.apps.list_stateful_set_for_all_namespaces, owner, {}),
-            (self.core.list_service_for_all_namespaces, owner, {}),
-            (self.core.list_pod_for_all_namespaces, lambda o: o["metadata"]["labels"]["notebook-name"],
-             {"label_selector": "notebook-name"}),
-        ]  # fmt: skip
-        for list_function, key, kwargs in watches:
-            threading.Thread(target=self._watch, args=(list_function, key), kwargs=kwargs, daemon=True).start()
-        threading.Thread(target=self.work, name="reconcile", daemon=True).start()
-        LOG.info("watching Notebooks")
-        self._watch(
-            self.custom.list_cluster_custom_object, lambda o: o["metadata"]["name"], group=GROUP, version=VERSION,
-            plural=PLURAL,
-        )  # fmt: skip
+    def reemit(self, namespace: str, event_name: str) -> None:
+        """notebook_controller.go:93-118: the event, read again, issued on its Notebook when that exists."""
+        event = self._get(self.core.read_namespaced_event, event_name, namespace)
+        if event is None or not events.is_pod_or_stateful_set_event(event) or self.recorder is None:
+            return
+        name = events.notebook_name_for(event, lambda pod, pod_namespace: self._get(self.core.read_namespaced_pod, pod,
+                                                                             pod_namespace))  # fmt: skip
+        if name is None:
+            return
+        notebook = self._get(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
+        if notebook is None:
+            return
+        LOG.info("re-emitting event %s/%s on Notebook %s", namespace, event_name, name)
+        self.recorder.event(
+            notebook, event.get("type") or "", event.get("reason") or "", events.reissued_message(event)
+        )
 
 
 def main() -> None:
-    from kubernetes import config
+    from kubeflow_lite import notebook_manager
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config.load_incluster_config()
-    Controller().run()
+    notebook_manager.main()
 
 
 if __name__ == "__main__":
