@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from kfcheck_cluster import host, images, kubeflow, network, pki, releases
+from kfcheck_cluster import host, images, kubeflow, network, pki, profile, releases
 from kfcheck_cluster.components import BY_NAME, COMPONENTS, PORTS, Component
 from kfcheck_cluster.layout import IN_CLUSTER_REGISTRY, NODE_NAME, REGISTRY, Layout
 from kfcheck_cluster.processes import (
@@ -134,6 +134,7 @@ def up(
     log(f"node {NODE_NAME} Ready after {time.monotonic() - started:.0f}s")
     if with_kubeflow:
         releases.install_release(layout, kubeflow_install)
+        profile.apply_roles(layout)
         log(f"cluster with Kubeflow (release set {layout.release_name}) ready after {time.monotonic() - started:.0f}s")
     kubeflow.record_cluster(layout, kubeflow_install=kubeflow_install if with_kubeflow else None)
 

@@ -35,6 +35,7 @@ VERSIONED = {
     "training-operator": "TRAINING_OPERATOR_VERSION",
     "trainer-controller-manager": "TRAINER_VERSION",
     "jobset-controller": "JOBSET_VERSION",
+    "jupyter-web-app": "NOTEBOOKS_VERSION",  # Kubeflow's own web app, from the kubeflow module of that version
 }
 _FROM_LOCAL = re.compile(rf"^\s*FROM\s+{re.escape(REGISTRY)}/([a-z0-9-]+):", re.IGNORECASE | re.MULTILINE)
 

@@ -9,6 +9,8 @@
   controller under kubeflow/manifests' names, labels and webhook configuration
   (cluster/kubeflow-manifests/, staged to `$KFCHECK_STATE/kubeflow-manifests`).
 
+Both install Kubeflow's own Jupyter web app from its module (kfcheck_cluster/jupyter_web_app.py).
+
 The install in use is recorded in cluster.json; `up` refuses the other one beside it unless told to switch
 (`make up KUBEFLOW_INSTALL=... SWITCH=1` takes the cluster down first, as `make down` would).
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from kfcheck.core.config import CLUSTER_STATE
-from kfcheck_cluster import images, tools, trainer
+from kfcheck_cluster import images, jupyter_web_app, tools, trainer
 from kfcheck_cluster.layout import CLUSTER_DIR, IN_CLUSTER_REGISTRY, REGISTRY, REPO_ROOT, Layout
 from kfcheck_cluster.processes import ClusterError
 
@@ -43,7 +45,7 @@ NAMESPACE = "kubeflow"
 IMMUTABLE_SELECTOR = re.compile(r'The Deployment "([a-z0-9-]+)" is invalid: spec\.selector: .*field is immutable')
 UPSTREAM_CRDS = ("kubeflow.org_pytorchjobs.yaml", "kubeflow.org_tfjobs.yaml")
 # Images the components use and images the suite's scenarios run.
-COMPONENT_IMAGES = ("busybox", "training-operator", "kubeflow-lite")
+COMPONENT_IMAGES = ("busybox", "training-operator", "kubeflow-lite", jupyter_web_app.IMAGE)
 WORKLOAD_IMAGES = ("pytorch-mnist", "tf-mnist", "notebook", "builder-base", "kaniko-executor", "cluster-check")
 
 
@@ -64,7 +66,8 @@ def training_operator_module(layout: Layout) -> Path:
 
 
 def stage_chart(layout: Layout) -> Path:
-    """Copies charts/kubeflow and adds the operator's CRDs from its pinned module."""
+    """Copies charts/kubeflow and adds the operator's CRDs from its pinned module and the Jupyter web app's
+    configuration files from its module."""
     module = training_operator_module(layout)
     target = staged_chart(layout)
     if target.exists():
@@ -75,6 +78,7 @@ def stage_chart(layout: Layout) -> Path:
         if not source.exists():
             raise ClusterError(f"{source} is missing: run `cluster/build-binaries.sh training-operator`")
         shutil.copy(source, target / "crds" / name)
+    jupyter_web_app.stage_chart_files(layout, target)
     return target
 
 
@@ -122,6 +126,9 @@ def record_cluster(layout: Layout, *, kubeflow_install: str | None) -> None:
         recorded["kubeflow_release"] = layout.release_name
     if kubeflow_install == "helm":
         recorded["chart"] = str(staged_chart(layout))
+    web_app = jupyter_web_app.url(layout, NAMESPACE) if kubeflow_install is not None else None
+    if web_app:  # the Service's cluster IP, which the host reaches (kube-proxy)
+        recorded["jupyter_web_app_url"] = web_app
     (layout.state / CLUSTER_STATE).write_text(json.dumps(recorded, indent=2) + "\n")
 
 
@@ -156,7 +163,8 @@ def install(layout: Layout, how: str = "helm", *, timeout_seconds: int = 600) ->
         chart = stage_chart(layout)
         operator, init = images.reference("training-operator", layout), pytorch_init_image(layout)
         operator_values = [f"--set=trainingOperator.image={operator}",
-                           f"--set=trainingOperator.pytorchInitContainerImage={init}"]  # fmt: skip
+                           f"--set=trainingOperator.pytorchInitContainerImage={init}",
+                           *jupyter_web_app.helm_values(layout)]  # fmt: skip
         tools.helm_install(layout, RELEASE, chart, NAMESPACE, [chart / "crds"], timeout_seconds, *operator_values)
     # a component image rebuilt under the same tag changes no Deployment: its running pods are replaced
     tools.restart_deployments_using(layout, NAMESPACE, rebuilt, timeout_seconds, generations)
@@ -191,7 +199,8 @@ def webhook_certificate(layout: Layout) -> tuple[Path, Path]:
 def manifest_values(layout: Layout, ca_bundle: str) -> dict[str, str]:
     """The placeholders of cluster/kubeflow-manifests besides the cluster's own: image tags of the release set."""
     tags = {"ca_bundle": ca_bundle, "training_operator_tag": images.tag_of("training-operator", layout),
-            "pytorch_init_image": pytorch_init_image(layout)}  # fmt: skip
+            "pytorch_init_image": pytorch_init_image(layout),
+            "jupyter_web_app_tag": images.tag_of(jupyter_web_app.IMAGE, layout)}  # fmt: skip
     if with_trainer(layout):
         tags["trainer_tag"] = images.tag_of("trainer-controller-manager", layout)
         tags["jobset_tag"] = images.tag_of("jobset-controller", layout)
@@ -217,6 +226,7 @@ def stage_manifests(layout: Layout, ca_bundle: str) -> Path:
         tree["resources"] = [resource for resource in tree["resources"] if resource != "trainer"]
         kustomization.write_text(yaml.safe_dump(tree, sort_keys=False))
     tools.copy_writable(training_operator_module(layout) / "manifests", target / "training-operator/upstream/manifests")
+    jupyter_web_app.stage_manifests(layout, target)
     for name, component in STAND_IN_CRDS.items():
         shutil.copyfile(CHART_SOURCE / "crds" / name, target / component / "crd.yaml")
     if with_trainer(layout):

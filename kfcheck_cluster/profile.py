@@ -17,16 +17,24 @@ def kubeconfig_path(layout: Layout) -> str:
     return str(layout.state / "profile-kubeconfig")
 
 
+def apply_roles(layout: Layout) -> None:
+    """Kubeflow's user roles (kubeflow-edit and what it aggregates: each component's own roles from its module),
+    which every Kubeflow install has and a Profile binds its users to."""
+    roles = [kubeflow.training_operator_module(layout) / "manifests/overlays/kubeflow/kubeflow-training-roles.yaml"]
+    if kubeflow.with_trainer(layout):
+        roles.append(
+            trainer.trainer_module(layout) / "manifests/overlays/kubeflow-platform/kubeflow-trainer-roles.yaml"
+        )
+    for path in roles:  # each component's own roles aggregated to kubeflow-edit
+        if not path.exists():
+            raise ClusterError(f"{path} is missing from its pinned module")
+        kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(path))
+    apply_manifest(layout, "kubeflow-roles.yaml")
+
+
 def ensure(layout: Layout) -> str:
     """Applies the roles, the namespace and the user; returns the user's kubeconfig."""
-    training_roles = (
-        kubeflow.training_operator_module(layout) / "manifests/overlays/kubeflow/kubeflow-training-roles.yaml"
-    )
-    trainer_roles = trainer.trainer_module(layout) / "manifests/overlays/kubeflow-platform/kubeflow-trainer-roles.yaml"
-    for roles in (training_roles, trainer_roles):  # each component's own roles aggregated to kubeflow-edit
-        if not roles.exists():
-            raise ClusterError(f"{roles} is missing from its pinned module")
-        kubectl(layout, "apply", "--server-side", "--force-conflicts", "-f", str(roles))
+    apply_roles(layout)
     apply_manifest(layout, "profile.yaml", profile_namespace=NAMESPACE, profile_user=USER)
     token = kubectl(layout, "create", "token", USER, "-n", NAMESPACE, f"--duration={TOKEN_HOURS}h").strip()
     path = kubeconfig_path(layout)

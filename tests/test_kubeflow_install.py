@@ -57,10 +57,11 @@ def test_each_release_sets_manifests_install_has_kubeflow_manifests_names_and_it
     with_trainer = {"kubeflow-trainer-controller-manager", "jobset-controller-manager"}
     assert set(deployments) == {
         "training-operator", "admission-webhook-deployment", "notebook-controller-deployment",
-        *(with_trainer if layout.versions["TRAINER_VERSION"] else ()),
+        "jupyter-web-app-deployment", *(with_trainer if layout.versions["TRAINER_VERSION"] else ()),
     }  # fmt: skip
     versions = {"training-operator": "TRAINING_OPERATOR_VERSION", "kubeflow-trainer-controller-manager":
-                "TRAINER_VERSION", "jobset-controller-manager": "JOBSET_VERSION"}  # fmt: skip
+                "TRAINER_VERSION", "jobset-controller-manager": "JOBSET_VERSION",
+                "jupyter-web-app-deployment": "NOTEBOOKS_VERSION"}  # fmt: skip
     for name, key in versions.items():
         if name in deployments:
             (container, *_) = deployments[name]["spec"]["template"]["spec"]["containers"]

@@ -19,7 +19,7 @@ from kfcheck_cluster.layout import REPO_ROOT, Layout
 from .conftest import Kubectl
 
 pytestmark = pytest.mark.cluster
-COMPONENTS = ["training-operator", "poddefault-webhook", "notebook-controller"]
+COMPONENTS = ["training-operator", "poddefault-webhook", "notebook-controller", "jupyter-web-app-deployment"]
 
 
 def test_crds_are_established_and_components_available(kubectl: Kubectl) -> None:
