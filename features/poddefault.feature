@@ -47,3 +47,20 @@ Feature: PodDefaults configure notebook servers
     When I start the Notebook "sleepy" again
     Then the Notebook "sleepy" becomes Ready
     And the pod of Notebook "sleepy" carries what PodDefault "add-secret" injects
+
+  @jupyter-web-app
+  Scenario: A notebook launched from Kubeflow's Jupyter web app with a PodDefault's configuration gets what it injects
+    Given the Jupyter web app serves my namespace
+    When I list the configurations the Jupyter web app offers
+    Then the PodDefault "add-secret" is offered as a configuration
+    When I launch a notebook "launched" from the Jupyter web app with the configuration of PodDefault "add-secret"
+    Then the Notebook "launched" becomes Ready
+    And the Jupyter web app lists the notebook "launched" as ready
+    And the Jupyter web app's own page of the notebook "launched", rendered in a browser, shows it running
+    And the pod of Notebook "launched" carries what PodDefault "add-secret" injects
+
+  @jupyter-web-app
+  Scenario: The Jupyter web app refuses a user without rights in the namespace
+    Given the Jupyter web app serves my namespace
+    When a user without rights in my namespace lists and launches notebooks there through the Jupyter web app
+    Then the Jupyter web app refused both with 403 and made no notebook

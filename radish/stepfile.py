@@ -25,6 +25,8 @@ from kfcheck.kubeflow import (
     in_flight,
     in_flight_versions,
     in_flight_work,
+    jupyter_web_app,
+    jupyter_web_app_page,
     notebook,
     poddefault,
     pytorchjob,
@@ -123,6 +125,18 @@ register_steps([
     (then, 'the pod "{name}" has nothing from any PodDefault', poddefault.check_untouched),
     (then, 'the pod "{name}" carries what PodDefault "{poddefault_name}" injects', poddefault.check_injected),
     (then, "the pod was refused because of the conflicting env var", poddefault.check_refused),
+    # --- Kubeflow's Jupyter web app, as its browser frontend calls it ---
+    (given, "the Jupyter web app serves my namespace", jupyter_web_app.serves_my_namespace),
+    (when, "I list the configurations the Jupyter web app offers", jupyter_web_app.list_configurations),
+    (then, 'the PodDefault "{poddefault_name}" is offered as a configuration', jupyter_web_app.check_offered),
+    (when, 'I launch a notebook "{name}" from the Jupyter web app with the configuration of PodDefault '
+     '"{poddefault_name}"', jupyter_web_app.launch),
+    (then, 'the Jupyter web app lists the notebook "{name}" as ready', jupyter_web_app.check_listed_ready),
+    (then, 'the Jupyter web app\'s own page of the notebook "{name}", rendered in a browser, shows it running',
+     jupyter_web_app_page.check_page_shows_ready),
+    (when, "a user without rights in my namespace lists and launches notebooks there through the Jupyter web app",
+     jupyter_web_app.outsider_tries),
+    (then, "the Jupyter web app refused both with 403 and made no notebook", jupyter_web_app.check_outsider_refused),
     # --- Work in flight through a Kubeflow release upgrade and its rollback (phases: kfcheck/kubeflow/in_flight.py) ---
     (given, "the release gate runs this scenario before the upgrade, after it and after the rollback",
      in_flight.enter),

@@ -19,7 +19,15 @@ from kfcheck.kubeflow import poddefault
 
 OPT_OUT = "sidecar.istio.io/inject"
 ALL_FIXTURES = sorted(all_fixtures())
-MAKE_NO_POD = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "PodDefault"}
+MAKE_NO_POD = {
+    "Namespace",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "PodDefault",
+    "ServiceAccount",
+    "RoleBinding",
+}
 # A Notebook server's pod is Kubeflow's own, not a check of the suite's: on a Kubeflow with Istio it carries
 # the sidecar, as every notebook there does (it serves until stopped, so the sidecar never holds it up).
 KUBEFLOW_SERVES = {"Notebook"}

@@ -205,6 +205,25 @@ class Settings:
         "", _text, "chart for `helm upgrade` (default: the embedded cluster's staged chart, on that cluster only)"
     )
     helm: str = _setting("", _text, "helm binary (default: the one `make up` recorded, else helm on PATH)")
+    jupyter_web_app_url: str = _setting(
+        "", _text,
+        "where Kubeflow's Jupyter web app answers, as a browser opens it (e.g. https://<kubeflow>/jupyter; default: "
+        "the embedded cluster's, on it only); without it the web app's scenarios are skipped",
+    )  # fmt: skip
+    jupyter_web_app_token_file: str = _setting(
+        "", _text,
+        "file holding a bearer token the platform's login accepts for you (e.g. oauth2-proxy with Kubernetes "
+        "tokens); without it the web app is told who you are by -u jupyter_web_app_userid_header= directly",
+    )  # fmt: skip
+    jupyter_web_app_other_token_file: str = _setting(
+        "", _text, "with a token file: a token of a user without rights in your namespace (the 403 scenario)"
+    )
+    jupyter_web_app_userid_header: str = _setting(
+        "kubeflow-userid", _text, "header the Jupyter web app reads the user from (its USERID_HEADER)"
+    )
+    jupyter_web_app_userid_prefix: str = _setting(
+        "", _text, "prefix of that header's value (the web app's USERID_PREFIX, e.g. accounts.google.com:)"
+    )
     keep_namespaces: bool = _setting(False, _boolean, "keep each scenario's namespace for debugging")
     strict: bool = _setting(
         False, _boolean, "fail every scenario that would be skipped (missing API or permission), with its reason"
@@ -229,6 +248,8 @@ class Settings:
         derived = {
             "kubeconfig": kubeconfig,
             "chart": self.chart or (embedded.get("chart", "") if on_embedded else ""),
+            "jupyter_web_app_url": self.jupyter_web_app_url
+            or (embedded.get("jupyter_web_app_url", "") if on_embedded else ""),
             "helm": self.helm or embedded.get("helm") or shutil.which("helm") or "",
             "pytorch_image": self.pytorch_image or _image(registry, "pytorch-mnist", self.image_tag),
             "tf_image": self.tf_image or _image(registry, "tf-mnist", self.image_tag),

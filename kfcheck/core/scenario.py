@@ -8,6 +8,7 @@ namespace), where the scenario's objects get unique names and are deleted one by
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sys
 import time
@@ -91,6 +92,12 @@ class Scenario:
     def table(self) -> list[dict[str, str]]:
         """The running step's data table, one dict per row keyed by the header (none: empty)."""
         return list(getattr(self.step, "table", None) or [])
+
+    def attach_binary(self, data: bytes, media_type: str, caption: str) -> None:
+        """A file (a screenshot, ...) with the running step in the reports; the console gets its caption."""
+        print(f"kfcheck: {caption} ({len(data)} bytes of {media_type} attached)", file=sys.stderr, flush=True)
+        if self.step is not None:
+            self.step.embed(base64.b64encode(data).decode(), mime_type=media_type, encode_data_to_base64=False)
 
     def attach(self, text: str) -> None:
         """Text shown with the running step in the console and the reports."""
