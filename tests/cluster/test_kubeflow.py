@@ -95,10 +95,13 @@ def test_up_gives_the_release_back_the_values_an_interrupted_upgrade_left(kubect
         assert _container_resources(kubectl) == before
         values = json.loads(_helm_output(settings, "get", "values", settings.helm_release, "--output=json"))
         layout = Layout.from_env()
-        assert values == {"trainingOperator": {
-            "image": images.reference("training-operator", layout),
-            "pytorchInitContainerImage": kubeflow.pytorch_init_image(layout),
-        }}, f"the release kept values after up: {values}"  # fmt: skip
+        assert values == {
+            "trainingOperator": {
+                "image": images.reference("training-operator", layout),
+                "pytorchInitContainerImage": kubeflow.pytorch_init_image(layout),
+            },
+            "jupyterWebApp": {"image": images.reference("jupyter-web-app", layout)},
+        }, f"the release kept values after up: {values}"
     finally:
         restore()
 
