@@ -126,6 +126,15 @@ def check_virtual_service(custom: Any, controller: nc.Controller, namespace: str
     assert read()["spec"] == expected_spec(namespace, "/", {"X-RStudio-Root-Path": "/r/"})
 
 
+def wait_established(kubectl: Kubectl, seconds: int = 30) -> None:
+    """A watch of the new CRD until its Established condition is True. (`kubectl wait --for=condition=` fails at
+    once on a CRD whose status has no conditions yet, as one just created may have.)"""
+    established = '{.status.conditions[?(@.type=="Established")].status}{"\\n"}'
+    seen = kubectl("get", f"crd/{CRD_NAME}", "--watch", f"--request-timeout={seconds}s", f"-o=jsonpath={established}",
+                   until=("True",), timeout=seconds)  # fmt: skip
+    assert seen.splitlines()[-1:] == ["True"], f"CRD {CRD_NAME} not Established within {seconds}s: {seen!r}"
+
+
 def test_use_istio_makes_upstreams_virtual_service(
     kubectl: Kubectl, layout: Layout, api_client: Any, tmp_path: Path
 ) -> None:
@@ -143,7 +152,7 @@ def test_use_istio_makes_upstreams_virtual_service(
     try:
         if not existed:
             extensions.create_custom_resource_definition(crd)
-            kubectl.wait(f"crd/{CRD_NAME}", "condition=Established", timeout=30)
+            wait_established(kubectl)
         retried(lambda: controller.reconcile(namespace, "nb"), (404, 409))
         check_virtual_service(custom, controller, namespace, notebook["metadata"]["uid"])
     finally:
