@@ -54,6 +54,7 @@ class Reply:
     status: int
     body: dict[str, Any]
     text: str
+    set_cookies: tuple[str, ...] = ()  # the Set-Cookie headers of the answer
 
     def summary(self) -> str:
         """One line for messages and the report: the request, the status and what the app said."""
@@ -84,7 +85,7 @@ class WebApp:
         Secure when the app runs with APP_SECURE_COOKIES (upstream's default), so it is read from the Set-Cookie
         header and echoed by hand, as a browser on HTTPS would send it."""
         reply = self._request("GET", "/", dict(caller.headers))
-        for line in reply.headers_set_cookie:
+        for line in reply.set_cookies:
             cookie: SimpleCookie = SimpleCookie()
             cookie.load(line)
             if CSRF_COOKIE in cookie:
@@ -94,7 +95,7 @@ class WebApp:
             "its index page; without it no notebook can be launched (the app refuses a POST without it)"
         )
 
-    def _request(self, method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> _RawReply:
+    def _request(self, method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> Reply:
         url = f"{self.url.rstrip('/')}{path}"
         try:
             response = self.pool.request(method, url, headers=headers, body=body, timeout=self.timeout)
@@ -109,12 +110,7 @@ class WebApp:
             parsed = json.loads(text) if text.lstrip().startswith("{") else {}
         except ValueError:
             parsed = {}
-        return _RawReply(method, url, response.status, parsed, text, response.headers.getlist("Set-Cookie"))
-
-
-@dataclass(frozen=True)
-class _RawReply(Reply):
-    headers_set_cookie: list[str] = field(default_factory=list)
+        return Reply(method, url, response.status, parsed, text, tuple(response.headers.getlist("Set-Cookie")))
 
 
 def _size(text: Any) -> float:
